@@ -20,7 +20,7 @@ use crate::error::{ValidationError, ValidationErrorKind};
 use crate::eval::ErrorCode;
 use crate::eval::{CompiledFlag, CompiledSegment, Evaluation, Lookup, evaluate_flag};
 use crate::keys::EnvironmentKey;
-use crate::model::{EnvironmentFlag, Segment};
+use crate::model::{EnvironmentFlag, FlagKind, Segment};
 
 /// The JSON form of a snapshot (what Redis, the control plane's edge endpoint
 /// and the disk cache hold). `keys` is edge-internal: SDK-facing forms drop it.
@@ -361,6 +361,16 @@ impl Snapshot {
     /// Evaluates one flag; `FLAG_NOT_FOUND` when there is none.
     pub fn evaluate(&self, flag_key: &str, context: &Context) -> Evaluation<'_> {
         match self.flag(flag_key) {
+            Some(flag) => evaluate_flag(self, flag, context),
+            None => Evaluation::error(ErrorCode::FlagNotFound),
+        }
+    }
+
+    /// Evaluates one flag for a caller that expects values of `kind`:
+    /// `TYPE_MISMATCH` when the flag has another kind.
+    pub fn evaluate_as(&self, flag_key: &str, context: &Context, kind: FlagKind) -> Evaluation<'_> {
+        match self.flag(flag_key) {
+            Some(flag) if flag.kind() != kind => Evaluation::error(ErrorCode::TypeMismatch),
             Some(flag) => evaluate_flag(self, flag, context),
             None => Evaluation::error(ErrorCode::FlagNotFound),
         }
