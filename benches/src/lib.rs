@@ -26,14 +26,18 @@ pub fn fixture() -> SnapshotData {
 /// (prerequisites point into the same copy, so every copy stays valid).
 pub fn scaled(n: usize) -> SnapshotData {
     let base = fixture();
-    let mut data = SnapshotData { flags: Vec::with_capacity(n), ..base.clone() };
+    let mut data = SnapshotData {
+        flags: Vec::with_capacity(n),
+        ..base.clone()
+    };
     for copy in 0.. {
         for flag in &base.flags {
             if data.flags.len() == n {
                 return data;
             }
             let mut flag = flag.clone();
-            let rename = |key: &FlagKey| FlagKey::parse(format!("{key}-c{copy}")).expect("valid key");
+            let rename =
+                |key: &FlagKey| FlagKey::parse(format!("{key}-c{copy}")).expect("valid key");
             flag.flag.key = rename(&flag.flag.key);
             for prerequisite in &mut flag.config.prerequisites {
                 prerequisite.flag = rename(&prerequisite.flag);

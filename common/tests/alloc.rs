@@ -115,21 +115,32 @@ fn single_evaluations_allocate_nothing() {
             let n = allocations_during(|| {
                 std::hint::black_box(snap.evaluate(key, ctx));
             });
-            assert_eq!(n, 0, "evaluating {key} for {:?} allocated {n} times", ctx.targeting_key());
+            assert_eq!(
+                n,
+                0,
+                "evaluating {key} for {:?} allocated {n} times",
+                ctx.targeting_key()
+            );
         }
     }
     // The ten-rule flag really ran its rules (not a short-circuit).
     let result = snap.evaluate("ten-rules", &contexts[0]);
-    assert!(result.variation.is_some() && result.error_code().is_none(), "{result:?}");
+    assert!(
+        result.variation.is_some() && result.error_code().is_none(),
+        "{result:?}"
+    );
 }
 
 #[test]
 fn evaluating_the_whole_fixture_allocates_nothing() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../benches/fixtures/environment-200.json");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../benches/fixtures/environment-200.json");
     let text = std::fs::read_to_string(&path).expect("the shared fixture exists");
     let snap = Snapshot::build(serde_json::from_str(&text).unwrap()).unwrap();
-    let ctx = Context::from_json(json!({"targetingKey": "user-123", "email": "jo@example.com", "country": "DE",
-        "appVersion": "3.2.0", "plan": "pro"}))
+    let ctx = Context::from_json(
+        json!({"targetingKey": "user-123", "email": "jo@example.com", "country": "DE",
+        "appVersion": "3.2.0", "plan": "pro"}),
+    )
     .unwrap();
     let mut served = 0usize;
     for (_, result) in snap.evaluate_all(&ctx) {
@@ -141,6 +152,9 @@ fn evaluating_the_whole_fixture_allocates_nothing() {
         }
     });
     assert_eq!(snap.flag_count(), 200);
-    assert!(served > 150, "most fixture flags serve a value, got {served}");
+    assert!(
+        served > 150,
+        "most fixture flags serve a value, got {served}"
+    );
     assert_eq!(n, 0, "evaluating all 200 flags allocated {n} times");
 }

@@ -2,6 +2,8 @@
 //! properties that make v2 worth having. Prints the measured figures that
 //! `docs/evaluation.md` quotes (`cargo test -p halyard-common --test bucketing -- --nocapture`).
 
+#![allow(clippy::print_stdout)] // printing the measured figures is this file's purpose
+
 mod support;
 
 use halyard_common::hashing::{bucket_v1, bucket_v2, fnv1a32, murmur3_32};
@@ -24,12 +26,28 @@ fn every_legacy_row_reproduces_through_hash_and_engine() {
         let bucket = row["bucket"].as_u64().unwrap() as u32;
         checked += 1;
         let input = format!("{key}:{user}");
-        failures.check(hex(input.as_bytes()) == row["input_utf8_hex"].as_str().unwrap(), || format!("{input:?}: utf-8 bytes"));
-        failures.check(u64::from(fnv1a32(&[input.as_bytes()])) == row["fnv1a32"].as_u64().unwrap(), || format!("{input:?}: hash"));
-        failures.check(bucket_v1(key, user) == bucket, || format!("{input:?}: bucket"));
+        failures.check(
+            hex(input.as_bytes()) == row["input_utf8_hex"].as_str().unwrap(),
+            || format!("{input:?}: utf-8 bytes"),
+        );
+        failures.check(
+            u64::from(fnv1a32(&[input.as_bytes()])) == row["fnv1a32"].as_u64().unwrap(),
+            || format!("{input:?}: hash"),
+        );
+        failures.check(bucket_v1(key, user) == bucket, || {
+            format!("{input:?}: bucket")
+        });
 
         // Through the engine: a legacy flag is on exactly when bucket < P.
-        for percent in [0u8, 1, 50, 99, 100, bucket as u8, (bucket + 1).min(100) as u8] {
+        for percent in [
+            0u8,
+            1,
+            50,
+            99,
+            100,
+            bucket as u8,
+            (bucket + 1).min(100) as u8,
+        ] {
             let legacy = LegacyFlag {
                 key: FlagKey::parse(key).unwrap(),
                 description: String::new(),
@@ -38,8 +56,11 @@ fn every_legacy_row_reproduces_through_hash_and_engine() {
                 targeted_users: vec![],
             };
             let snap = snapshot(vec![legacy.to_environment_flag().unwrap()]);
-            let on = snap.evaluate(key, &Context::with_key(user)).value() == Some(&serde_json::Value::Bool(true));
-            failures.check(on == (bucket < u32::from(percent)), || format!("{input:?} at {percent}%: got {on}"));
+            let on = snap.evaluate(key, &Context::with_key(user)).value()
+                == Some(&serde_json::Value::Bool(true));
+            failures.check(on == (bucket < u32::from(percent)), || {
+                format!("{input:?} at {percent}%: got {on}")
+            });
         }
     }
     failures.finish(checked, 20);
@@ -54,12 +75,22 @@ fn bucketing_vectors() {
         let key = row["key"].as_str().unwrap();
         let value = row["value"].as_str().unwrap();
         let (hash, bucket) = match row["version"].as_str().unwrap() {
-            "v1" => (fnv1a32(&[key.as_bytes(), b":", value.as_bytes()]), bucket_v1(key, value)),
-            _ => (murmur3_32(&[key.as_bytes(), b":", value.as_bytes()]), bucket_v2(key, value)),
+            "v1" => (
+                fnv1a32(&[key.as_bytes(), b":", value.as_bytes()]),
+                bucket_v1(key, value),
+            ),
+            _ => (
+                murmur3_32(&[key.as_bytes(), b":", value.as_bytes()]),
+                bucket_v2(key, value),
+            ),
         };
         checked += 1;
-        failures.check(u64::from(hash) == row["hash"].as_u64().unwrap(), || format!("{row}: hash {hash}"));
-        failures.check(u64::from(bucket) == row["bucket"].as_u64().unwrap(), || format!("{row}: bucket {bucket}"));
+        failures.check(u64::from(hash) == row["hash"].as_u64().unwrap(), || {
+            format!("{row}: hash {hash}")
+        });
+        failures.check(u64::from(bucket) == row["bucket"].as_u64().unwrap(), || {
+            format!("{row}: bucket {bucket}")
+        });
     }
     failures.finish(checked, 100);
 }
@@ -68,7 +99,9 @@ const USERS: usize = 100_000;
 
 fn variation_index(snap: &Snapshot, flag: &str, user: &str) -> usize {
     let evaluation = snap.evaluate(flag, &Context::with_key(user));
-    evaluation.variation_key().expect("rollouts always serve")[1..].parse().unwrap()
+    evaluation.variation_key().expect("rollouts always serve")[1..]
+        .parse()
+        .unwrap()
 }
 
 struct Figures {
@@ -80,7 +113,10 @@ struct Figures {
 /// users land in the first half of both, and how far each share is from 50%.
 fn fifty_fifty_figures(bucketing: Bucketing, a: &str, b: &str) -> Figures {
     let half = bucketing.total_weight() / 2;
-    let snap = snapshot(vec![rollout_flag(a, bucketing, &[half, half]), rollout_flag(b, bucketing, &[half, half])]);
+    let snap = snapshot(vec![
+        rollout_flag(a, bucketing, &[half, half]),
+        rollout_flag(b, bucketing, &[half, half]),
+    ]);
     let (mut in_a, mut in_b, mut both) = (0usize, 0usize, 0usize);
     for i in 0..USERS {
         let user = format!("user-{i}");
@@ -113,17 +149,32 @@ fn v2_assigns_unrelated_flags_independently() {
         let v1 = fifty_fifty_figures(Bucketing::V1, a, b);
         println!(
             "{a} x {b} over {USERS} sequential ids: overlap v2 {:.2}% (share off by {:.2}), v1 {:.2}% (share off by {:.2})",
-            v2.overlap_points, v2.share_deviation_points, v1.overlap_points, v1.share_deviation_points
+            v2.overlap_points,
+            v2.share_deviation_points,
+            v1.overlap_points,
+            v1.share_deviation_points
         );
-        assert!((v2.overlap_points - 25.0).abs() <= 0.5, "v2 overlap {:.3}% for {a} x {b}", v2.overlap_points);
-        assert!(v2.share_deviation_points <= 0.5, "v2 share off by {:.3} points", v2.share_deviation_points);
+        assert!(
+            (v2.overlap_points - 25.0).abs() <= 0.5,
+            "v2 overlap {:.3}% for {a} x {b}",
+            v2.overlap_points
+        );
+        assert!(
+            v2.share_deviation_points <= 0.5,
+            "v2 share off by {:.3} points",
+            v2.share_deviation_points
+        );
     }
 }
 
 #[test]
 fn v2_shares_follow_weights() {
     let weights = [10_000, 25_000, 5_000, 60_000];
-    let snap = snapshot(vec![rollout_flag("pricing-experiment", Bucketing::V2, &weights)]);
+    let snap = snapshot(vec![rollout_flag(
+        "pricing-experiment",
+        Bucketing::V2,
+        &weights,
+    )]);
     let mut counts = [0usize; 4];
     for i in 0..USERS {
         counts[variation_index(&snap, "pricing-experiment", &format!("user-{i}"))] += 1;
@@ -132,6 +183,9 @@ fn v2_shares_follow_weights() {
         let share = *count as f64 * 100.0 / USERS as f64;
         let expected = f64::from(weight) / 1_000.0;
         println!("v2 weight {expected:.1}%: measured {share:.2}%");
-        assert!((share - expected).abs() <= 0.5, "weight {expected}% measured {share}%");
+        assert!(
+            (share - expected).abs() <= 0.5,
+            "weight {expected}% measured {share}%"
+        );
     }
 }

@@ -18,21 +18,35 @@ fn semver_vectors() {
     for v in doc["valid"].as_array().unwrap() {
         let v = v.as_str().unwrap();
         checked += 1;
-        failures.check(SemVer::parse(v).is_some() && OwnedSemVer::parse(v).is_ok(), || format!("valid {v:?} rejected"));
+        failures.check(
+            SemVer::parse(v).is_some() && OwnedSemVer::parse(v).is_ok(),
+            || format!("valid {v:?} rejected"),
+        );
     }
     for v in doc["invalid"].as_array().unwrap() {
         let v = v.as_str().unwrap();
         checked += 1;
-        failures.check(SemVer::parse(v).is_none() && OwnedSemVer::parse(v).is_err(), || format!("invalid {v:?} accepted"));
+        failures.check(
+            SemVer::parse(v).is_none() && OwnedSemVer::parse(v).is_err(),
+            || format!("invalid {v:?} accepted"),
+        );
     }
     for row in doc["comparisons"].as_array().unwrap() {
         let (a, b) = (row["a"].as_str().unwrap(), row["b"].as_str().unwrap());
         let expected = row["expected"].as_i64().unwrap().cmp(&0);
         checked += 1;
-        let actual = SemVer::parse(a).zip(SemVer::parse(b)).map(|(a, b)| a.cmp_precedence(&b));
-        failures.check(actual == Some(expected), || format!("{a} vs {b}: expected {expected:?}, got {actual:?}"));
-        let reverse = SemVer::parse(b).zip(SemVer::parse(a)).map(|(b, a)| b.cmp_precedence(&a));
-        failures.check(reverse == Some(expected.reverse()), || format!("{b} vs {a} is not antisymmetric"));
+        let actual = SemVer::parse(a)
+            .zip(SemVer::parse(b))
+            .map(|(a, b)| a.cmp_precedence(&b));
+        failures.check(actual == Some(expected), || {
+            format!("{a} vs {b}: expected {expected:?}, got {actual:?}")
+        });
+        let reverse = SemVer::parse(b)
+            .zip(SemVer::parse(a))
+            .map(|(b, a)| b.cmp_precedence(&a));
+        failures.check(reverse == Some(expected.reverse()), || {
+            format!("{b} vs {a} is not antisymmetric")
+        });
     }
     failures.finish(checked, 100);
 }
@@ -47,9 +61,13 @@ fn date_vectors() {
         let expected = row["ms"].as_i64();
         checked += 1;
         let actual = parse_rfc3339_ms(input);
-        failures.check(actual == expected, || format!("{input:?}: expected {expected:?}, got {actual:?}"));
+        failures.check(actual == expected, || {
+            format!("{input:?}: expected {expected:?}, got {actual:?}")
+        });
         let as_f64 = date_ms_from_str(input);
-        failures.check(as_f64 == expected.map(|ms| ms as f64), || format!("{input:?}: f64 form {as_f64:?}"));
+        failures.check(as_f64 == expected.map(|ms| ms as f64), || {
+            format!("{input:?}: f64 form {as_f64:?}")
+        });
     }
     failures.finish(checked, 60);
 }
@@ -65,7 +83,9 @@ fn regex_vectors() {
         checked += 1;
         if row["valid"].as_bool().unwrap() {
             let Ok(regex) = parsed else {
-                failures.check(false, || format!("{pattern:?} rejected: {:?}", parsed.unwrap_err()));
+                failures.check(false, || {
+                    format!("{pattern:?} rejected: {:?}", parsed.unwrap_err())
+                });
                 continue;
             };
             for m in row["matches"].as_array().unwrap() {
@@ -78,9 +98,15 @@ fn regex_vectors() {
             }
         } else {
             let code = row["error"].as_str().unwrap();
-            failures.check(parsed.as_ref().err().map(|e| e.code()) == Some(code), || {
-                format!("{pattern:?}: expected error {code}, got {:?}", parsed.as_ref().err())
-            });
+            failures.check(
+                parsed.as_ref().err().map(|e| e.code()) == Some(code),
+                || {
+                    format!(
+                        "{pattern:?}: expected error {code}, got {:?}",
+                        parsed.as_ref().err()
+                    )
+                },
+            );
         }
     }
     failures.finish(checked, 100);

@@ -3,10 +3,12 @@
 
 mod support;
 
-use halyard_common::model::{Bucketing, Clause, EnvironmentFlag, Operator, Rule, Segment, Serve, Target};
+use halyard_common::model::{
+    Bucketing, Clause, EnvironmentFlag, Operator, Rule, Segment, Serve, Target,
+};
 use halyard_common::{
-    Applied, ApplyError, Change, ChangeMessage, Context, Epoch, EnvironmentKey, FlagKey, KeyEntry, KeyKind,
-    SegmentKey, Snapshot, SnapshotData, VariationKey,
+    Applied, ApplyError, Change, ChangeMessage, Context, EnvironmentKey, Epoch, FlagKey, KeyEntry,
+    KeyKind, SegmentKey, Snapshot, SnapshotData, VariationKey,
 };
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -30,7 +32,14 @@ fn weights(total: u32) -> impl Strategy<Value = Vec<u32>> {
 fn assignments(flag: EnvironmentFlag) -> Vec<String> {
     let key = flag.flag.key.to_string();
     let snap = snapshot(vec![flag]);
-    users().map(|u| snap.evaluate(&key, &Context::with_key(u)).variation_key().unwrap().to_owned()).collect()
+    users()
+        .map(|u| {
+            snap.evaluate(&key, &Context::with_key(u))
+                .variation_key()
+                .unwrap()
+                .to_owned()
+        })
+        .collect()
 }
 
 proptest! {
@@ -88,12 +97,20 @@ fn a_flag() -> impl Strategy<Value = EnvironmentFlag> {
         .prop_map(|(key, w, enabled, targeted, segment)| {
             let mut flag = rollout_flag(key, Bucketing::V2, &w);
             flag.config.enabled = enabled;
-            flag.config.targets = vec![Target { variation: VariationKey::parse("v0").unwrap(), values: targeted }];
+            flag.config.targets = vec![Target {
+                variation: VariationKey::parse("v0").unwrap(),
+                values: targeted,
+            }];
             if let Some(segment) = segment {
                 flag.config.rules.push(Rule {
                     id: Some("in-segment".into()),
                     description: String::new(),
-                    clauses: vec![Clause { attribute: None, operator: Operator::InSegment, values: vec![json!(segment)], negate: false }],
+                    clauses: vec![Clause {
+                        attribute: None,
+                        operator: Operator::InSegment,
+                        values: vec![json!(segment)],
+                        negate: false,
+                    }],
                     serve: Serve::Variation(VariationKey::parse("v0").unwrap()),
                 });
             }
@@ -102,7 +119,11 @@ fn a_flag() -> impl Strategy<Value = EnvironmentFlag> {
 }
 
 fn a_segment() -> impl Strategy<Value = Segment> {
-    (prop::sample::select(&SEGMENT_KEYS[..]), prop::collection::vec("[a-c]{1,2}", 0..4), prop::collection::vec("[a-c]{1,2}", 0..2))
+    (
+        prop::sample::select(&SEGMENT_KEYS[..]),
+        prop::collection::vec("[a-c]{1,2}", 0..4),
+        prop::collection::vec("[a-c]{1,2}", 0..2),
+    )
         .prop_map(|(key, included, excluded)| Segment {
             key: SegmentKey::parse(key).unwrap(),
             description: String::new(),
@@ -170,7 +191,11 @@ fn message(base: u64, changes: Vec<Change>) -> ChangeMessage {
 }
 
 fn contexts() -> Vec<Context> {
-    ["a", "b", "c", "ab", "zz"].into_iter().map(Context::with_key).chain([Context::anonymous()]).collect()
+    ["a", "b", "c", "ab", "zz"]
+        .into_iter()
+        .map(Context::with_key)
+        .chain([Context::anonymous()])
+        .collect()
 }
 
 proptest! {
@@ -229,14 +254,27 @@ fn json_value() -> impl Strategy<Value = Value> {
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(|n| json!(n)),
-        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(|f| json!(f)),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(|f| json!(f)),
         ".{0,12}".prop_map(Value::String),
-        prop::sample::select(vec!["1.2.3", "1.0.0-rc.1", "2024-01-01T00:00:00Z", "^a.*$", "(", "a{2,1}", "beta-users", "é🚀"]).prop_map(|s| json!(s)),
+        prop::sample::select(vec![
+            "1.2.3",
+            "1.0.0-rc.1",
+            "2024-01-01T00:00:00Z",
+            "^a.*$",
+            "(",
+            "a{2,1}",
+            "beta-users",
+            "é🚀"
+        ])
+        .prop_map(|s| json!(s)),
     ];
     leaf.prop_recursive(3, 16, 4, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-            prop::collection::btree_map("[a-z]{1,3}", inner, 0..4).prop_map(|m| Value::Object(m.into_iter().collect())),
+            prop::collection::btree_map("[a-z]{1,3}", inner, 0..4)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
         ]
     })
 }
@@ -244,24 +282,59 @@ fn json_value() -> impl Strategy<Value = Value> {
 fn operator() -> impl Strategy<Value = Operator> {
     use Operator as O;
     prop::sample::select(vec![
-        O::In, O::StartsWith, O::EndsWith, O::Contains, O::Matches, O::SemverEq, O::SemverLt, O::SemverLte, O::SemverGt,
-        O::SemverGte, O::NumberEq, O::NumberLt, O::NumberLte, O::NumberGt, O::NumberGte, O::DateBefore, O::DateAfter,
-        O::Exists, O::InSegment,
+        O::In,
+        O::StartsWith,
+        O::EndsWith,
+        O::Contains,
+        O::Matches,
+        O::SemverEq,
+        O::SemverLt,
+        O::SemverLte,
+        O::SemverGt,
+        O::SemverGte,
+        O::NumberEq,
+        O::NumberLt,
+        O::NumberLte,
+        O::NumberGt,
+        O::NumberGte,
+        O::DateBefore,
+        O::DateAfter,
+        O::Exists,
+        O::InSegment,
     ])
 }
 
 fn clause() -> impl Strategy<Value = Clause> {
     (
-        prop::option::of(prop::sample::select(vec!["targetingKey", "email", "/a/b", "/a/0", "a", "", "/~2", "tags"])),
+        prop::option::of(prop::sample::select(vec![
+            "targetingKey",
+            "email",
+            "/a/b",
+            "/a/0",
+            "a",
+            "",
+            "/~2",
+            "tags",
+        ])),
         operator(),
         prop::collection::vec(json_value(), 0..3),
         any::<bool>(),
     )
-        .prop_map(|(attribute, operator, values, negate)| Clause { attribute: attribute.map(str::to_owned), operator, values, negate })
+        .prop_map(|(attribute, operator, values, negate)| Clause {
+            attribute: attribute.map(str::to_owned),
+            operator,
+            values,
+            negate,
+        })
 }
 
 fn arbitrary_flag() -> impl Strategy<Value = EnvironmentFlag> {
-    (weights(100_000), prop::collection::vec(prop::collection::vec(clause(), 0..3), 0..4), any::<bool>(), prop::option::of("[a-z/]{0,4}"))
+    (
+        weights(100_000),
+        prop::collection::vec(prop::collection::vec(clause(), 0..3), 0..4),
+        any::<bool>(),
+        prop::option::of("[a-z/]{0,4}"),
+    )
         .prop_map(|(w, rules, enabled, bucket_by)| {
             let mut flag = rollout_flag("arbitrary", Bucketing::V2, &w);
             flag.config.enabled = enabled;
@@ -270,7 +343,12 @@ fn arbitrary_flag() -> impl Strategy<Value = EnvironmentFlag> {
             }
             flag.config.rules = rules
                 .into_iter()
-                .map(|clauses| Rule { id: None, description: String::new(), clauses, serve: Serve::Variation(VariationKey::parse("v0").unwrap()) })
+                .map(|clauses| Rule {
+                    id: None,
+                    description: String::new(),
+                    clauses,
+                    serve: Serve::Variation(VariationKey::parse("v0").unwrap()),
+                })
                 .collect();
             flag
         })

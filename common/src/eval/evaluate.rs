@@ -310,3 +310,179 @@ fn test_element(test: &Test, element: Element<'_>) -> Option<bool> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! One table per operator: a matching value, a non-matching value, and a
+    //! value of the wrong type (false whether negated or not).
+
+    use serde_json::{Value, json};
+
+    use crate::context::Context;
+    use crate::model::EnvironmentFlag;
+    use crate::snapshot::{Snapshot, SnapshotData};
+
+    /// Whether a one-clause rule on attribute `a` matches `value`, plain and negated.
+    fn clause(operator: &str, values: Value, value: Value) -> (bool, bool) {
+        // in_segment always reads the targeting key; it takes no attribute.
+        let attribute = if operator == "in_segment" {
+            Value::Null
+        } else {
+            json!("a")
+        };
+        let run = |negate: bool| {
+            let flag: EnvironmentFlag = serde_json::from_value(json!({
+                "flag": {"key": "f", "kind": "boolean",
+                         "variations": [{"key": "true", "value": true}, {"key": "false", "value": false}]},
+                "config": {"enabled": true, "off_variation": "false", "default": {"variation": "false"},
+                           "rules": [{"clauses": [{"attribute": attribute, "operator": operator, "values": values, "negate": negate}],
+                                      "serve": {"variation": "true"}}]}
+            }))
+            .unwrap();
+            let data: SnapshotData = serde_json::from_value(json!({
+                "environment": "t", "epoch": "e", "revision": 1,
+                "segments": [{"key": "s", "included": ["in"], "excluded": ["out"]}]
+            }))
+            .unwrap();
+            let snap = Snapshot::build(SnapshotData {
+                flags: vec![flag],
+                ..data
+            })
+            .unwrap();
+            let ctx = Context::from_json(
+                json!({"targetingKey": value.as_str().unwrap_or("k"), "a": value}),
+            )
+            .unwrap();
+            snap.evaluate("f", &ctx).value() == Some(&Value::Bool(true))
+        };
+        (run(false), run(true))
+    }
+
+    const MATCH: (bool, bool) = (true, false);
+    const MISS: (bool, bool) = (false, true);
+    const WRONG_TYPE: (bool, bool) = (false, false);
+
+    #[test]
+    fn in_is_type_strict() {
+        assert_eq!(clause("in", json!(["a", 1, true]), json!("a")), MATCH);
+        assert_eq!(clause("in", json!(["a", 1, true]), json!(1.0)), MATCH);
+        assert_eq!(clause("in", json!(["a", 1, true]), json!(true)), MATCH);
+        assert_eq!(clause("in", json!(["a", 1, true]), json!("1")), MISS);
+        assert_eq!(clause("in", json!(["a", 1, true]), json!(false)), MISS);
+        assert_eq!(clause("in", json!(["a"]), json!({"a": 1})), WRONG_TYPE);
+        assert_eq!(
+            clause("in", json!(["a"]), json!(["x", "a"])),
+            MATCH,
+            "any array element"
+        );
+    }
+
+    #[test]
+    fn string_operators() {
+        assert_eq!(clause("starts_with", json!(["ab"]), json!("abc")), MATCH);
+        assert_eq!(
+            clause("starts_with", json!(["AB"]), json!("abc")),
+            MISS,
+            "case-sensitive"
+        );
+        assert_eq!(clause("starts_with", json!(["ab"]), json!(12)), WRONG_TYPE);
+        assert_eq!(
+            clause("ends_with", json!(["@x.io"]), json!("a@x.io")),
+            MATCH
+        );
+        assert_eq!(clause("ends_with", json!(["@x.io"]), json!("a@y.io")), MISS);
+        assert_eq!(clause("ends_with", json!(["x"]), json!(true)), WRONG_TYPE);
+        assert_eq!(clause("contains", json!(["🚀"]), json!("go 🚀 now")), MATCH);
+        assert_eq!(clause("contains", json!(["z"]), json!("abc")), MISS);
+        assert_eq!(clause("contains", json!(["1"]), json!(1)), WRONG_TYPE);
+        assert_eq!(clause("matches", json!(["^é.$"]), json!("é🚀")), MATCH);
+        assert_eq!(
+            clause("matches", json!(["^\\d+$"]), json!("١٢٣")),
+            MISS,
+            "\\d is ASCII"
+        );
+        assert_eq!(clause("matches", json!(["."]), json!(5)), WRONG_TYPE);
+    }
+
+    #[test]
+    fn semver_operators() {
+        assert_eq!(
+            clause("semver_eq", json!(["1.2.3"]), json!("1.2.3+build")),
+            MATCH
+        );
+        assert_eq!(
+            clause("semver_lt", json!(["1.0.0"]), json!("1.0.0-rc.1")),
+            MATCH
+        );
+        assert_eq!(clause("semver_lte", json!(["1.0.0"]), json!("1.0.1")), MISS);
+        assert_eq!(
+            clause("semver_gt", json!(["1.9.0"]), json!("1.10.0")),
+            MATCH
+        );
+        assert_eq!(
+            clause("semver_gte", json!(["2.0.0"]), json!("2.0.0")),
+            MATCH
+        );
+        assert_eq!(
+            clause("semver_gt", json!(["1.0.0"]), json!("v2.0.0")),
+            WRONG_TYPE,
+            "not semver"
+        );
+        assert_eq!(clause("semver_gt", json!(["1.0.0"]), json!(2)), WRONG_TYPE);
+    }
+
+    #[test]
+    fn number_operators() {
+        assert_eq!(clause("number_eq", json!([1]), json!(1.0)), MATCH);
+        assert_eq!(clause("number_lt", json!([18]), json!(17.5)), MATCH);
+        assert_eq!(clause("number_lte", json!([18]), json!(18)), MATCH);
+        assert_eq!(clause("number_gt", json!([18]), json!(18)), MISS);
+        assert_eq!(clause("number_gte", json!([-1]), json!(-1)), MATCH);
+        assert_eq!(clause("number_gt", json!([1]), json!("5")), WRONG_TYPE);
+    }
+
+    #[test]
+    fn date_operators() {
+        let cutoff = json!(["2024-01-01T00:00:00Z"]);
+        assert_eq!(
+            clause(
+                "date_before",
+                cutoff.clone(),
+                json!("2023-12-31T23:59:59.999Z")
+            ),
+            MATCH
+        );
+        assert_eq!(
+            clause(
+                "date_before",
+                cutoff.clone(),
+                json!("2024-01-01T01:00:00+01:00")
+            ),
+            MISS,
+            "same instant"
+        );
+        assert_eq!(
+            clause("date_after", cutoff.clone(), json!(1_704_067_200_001_i64)),
+            MATCH,
+            "epoch ms"
+        );
+        assert_eq!(
+            clause("date_after", cutoff.clone(), json!("2024-01-01")),
+            WRONG_TYPE
+        );
+        assert_eq!(clause("date_after", cutoff, json!(true)), WRONG_TYPE);
+    }
+
+    #[test]
+    fn exists_and_segments() {
+        assert_eq!(clause("exists", json!([]), json!(0)), MATCH);
+        assert_eq!(
+            clause("exists", json!([]), Value::Null),
+            MISS,
+            "null is absent"
+        );
+        assert_eq!(clause("in_segment", json!(["s"]), json!("in")), MATCH);
+        assert_eq!(clause("in_segment", json!(["s"]), json!("out")), MISS);
+        assert_eq!(clause("in_segment", json!(["s"]), json!("other")), MISS);
+    }
+}

@@ -7,8 +7,11 @@ use serde_json::Value;
 
 /// Reads `common/tests/vectors/<name>` as JSON, with a clear message when missing.
 pub fn vector(name: &str) -> Value {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vectors").join(name);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/vectors")
+        .join(name);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
 }
 
@@ -24,15 +27,24 @@ impl Failures {
     }
 
     pub fn finish(self, checked: usize, minimum: usize) {
-        assert!(checked >= minimum, "only {checked} rows checked, expected at least {minimum}");
-        assert!(self.0.is_empty(), "{} of {checked} rows failed:\n{}", self.0.len(), self.0.join("\n"));
+        assert!(
+            checked >= minimum,
+            "only {checked} rows checked, expected at least {minimum}"
+        );
+        assert!(
+            self.0.is_empty(),
+            "{} of {checked} rows failed:\n{}",
+            self.0.len(),
+            self.0.join("\n")
+        );
     }
 }
 
 use halyard_common::model::{
-    Bucketing, EnvironmentFlag, Flag, FlagConfig, FlagKind, Rollout, Serve, Variation, WeightedVariation,
+    Bucketing, EnvironmentFlag, Flag, FlagConfig, FlagKind, Rollout, Serve, Variation,
+    WeightedVariation,
 };
-use halyard_common::{Epoch, EnvironmentKey, FlagKey, Snapshot, SnapshotData, VariationKey};
+use halyard_common::{EnvironmentKey, Epoch, FlagKey, Snapshot, SnapshotData, VariationKey};
 
 /// A string flag with variations `v0..vn` whose default is a rollout with `weights`.
 pub fn rollout_flag(key: &str, bucketing: Bucketing, weights: &[u32]) -> EnvironmentFlag {
@@ -43,7 +55,11 @@ pub fn rollout_flag(key: &str, bucketing: Bucketing, weights: &[u32]) -> Environ
             description: String::new(),
             kind: FlagKind::String,
             variations: (0..weights.len())
-                .map(|i| Variation { key: variation(i), value: Value::String(format!("v{i}")), name: None })
+                .map(|i| Variation {
+                    key: variation(i),
+                    value: Value::String(format!("v{i}")),
+                    name: None,
+                })
                 .collect(),
             tags: vec![],
             version: 0,
@@ -62,7 +78,10 @@ pub fn rollout_flag(key: &str, bucketing: Bucketing, weights: &[u32]) -> Environ
                 weights: weights
                     .iter()
                     .enumerate()
-                    .map(|(i, &weight)| WeightedVariation { variation: variation(i), weight })
+                    .map(|(i, &weight)| WeightedVariation {
+                        variation: variation(i),
+                        weight,
+                    })
                     .collect(),
             }),
             prerequisites: vec![],
