@@ -11,6 +11,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::error::{ValidationError, ValidationErrorKind};
 use crate::keys::{EnvironmentKey, FlagKey, SegmentKey};
 use crate::model::{EnvironmentFlag, Segment};
 
@@ -124,6 +125,30 @@ pub enum Change {
         /// The key's id.
         id: String,
     },
+}
+
+impl KeyEntry {
+    /// Checks that `sha256` is 64 lower-case hex digits and `id` is not empty.
+    pub fn check(&self) -> Result<(), ValidationError> {
+        if self.id.is_empty() {
+            return Err(ValidationError::new(
+                "id",
+                ValidationErrorKind::Malformed("empty key id".into()),
+            ));
+        }
+        let hex = self.sha256.len() == 64
+            && self
+                .sha256
+                .bytes()
+                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        if !hex {
+            return Err(ValidationError::new(
+                "sha256",
+                ValidationErrorKind::Malformed("expected 64 lower-case hex digits".into()),
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl Change {

@@ -56,28 +56,28 @@ impl Context {
 
     /// Reads a context from a JSON object.
     pub fn from_map(attributes: Map<String, Value>) -> Result<Self, ContextError> {
-        let mut targeting_key = None;
-        for field in TARGETING_KEY_FIELDS {
-            match attributes.get(field) {
-                None | Some(Value::Null) => continue,
-                Some(Value::String(key)) => {
-                    targeting_key = Some(key.clone());
-                    break;
-                }
-                Some(_) => return Err(ContextError::KeyNotAString(field)),
-            }
-        }
+        let targeting_key = targeting_key_of(&attributes)?;
         Ok(Self {
             targeting_key,
             attributes,
         })
     }
 
-    /// Adds or replaces an attribute (not the targeting key).
-    #[must_use]
-    pub fn with_attribute(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
-        self.attributes.insert(name.into(), value.into());
-        self
+    /// Adds or replaces an attribute. Setting a targeting key field
+    /// (`targetingKey`, `userId`, `user_id`) updates the targeting key and
+    /// refuses anything but a string or null there.
+    pub fn with_attribute(
+        mut self,
+        name: impl Into<String>,
+        value: impl Into<Value>,
+    ) -> Result<Self, ContextError> {
+        let name = name.into();
+        let is_key_field = TARGETING_KEY_FIELDS.contains(&name.as_str());
+        self.attributes.insert(name, value.into());
+        if is_key_field {
+            self.targeting_key = targeting_key_of(&self.attributes)?;
+        }
+        Ok(self)
     }
 
     /// The targeting key, if any.
@@ -89,6 +89,17 @@ impl Context {
     pub fn attributes(&self) -> &Map<String, Value> {
         &self.attributes
     }
+}
+
+fn targeting_key_of(attributes: &Map<String, Value>) -> Result<Option<String>, ContextError> {
+    for field in TARGETING_KEY_FIELDS {
+        match attributes.get(field) {
+            None | Some(Value::Null) => continue,
+            Some(Value::String(key)) => return Ok(Some(key.clone())),
+            Some(_) => return Err(ContextError::KeyNotAString(field)),
+        }
+    }
+    Ok(None)
 }
 
 /// A parsed attribute reference: `targetingKey`, a top-level name, or an
@@ -217,6 +228,17 @@ mod tests {
                 .targeting_key(),
             None
         );
+    }
+
+    #[test]
+    fn with_attribute_keeps_the_key_consistent() {
+        let ctx = Context::anonymous().with_attribute("plan", "pro").unwrap();
+        assert_eq!(ctx.targeting_key(), None);
+        let ctx = ctx.with_attribute("userId", "u1").unwrap();
+        assert_eq!(ctx.targeting_key(), Some("u1"));
+        let ctx = ctx.with_attribute("targetingKey", "t").unwrap();
+        assert_eq!(ctx.targeting_key(), Some("t"));
+        assert!(ctx.with_attribute("targetingKey", 5).is_err());
     }
 
     #[test]

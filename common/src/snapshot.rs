@@ -199,6 +199,9 @@ impl Snapshot {
                 ));
             }
         }
+        for (i, key) in data.keys.iter().enumerate() {
+            key.check().map_err(|e| e.within(&format!("keys[{i}]")))?;
+        }
         let mut keys = data.keys;
         keys.sort_by(|a, b| a.id.cmp(&b.id));
         snapshot.keys = keys.into();
@@ -296,6 +299,7 @@ impl Snapshot {
                 }
                 Change::EnvironmentDeleted => return Ok(Applied::Deleted),
                 Change::KeyUpserted { key } => {
+                    key.check().map_err(|e| at(e.within("key")))?;
                     let keys = keys.get_or_insert_with(|| self.keys.to_vec());
                     keys.retain(|k| k.id != key.id);
                     keys.push(key.clone());

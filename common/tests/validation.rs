@@ -306,3 +306,41 @@ fn every_legacy_key_stays_valid() {
         assert!(compile(flag).is_ok(), "{key}");
     }
 }
+
+#[test]
+fn a_save_that_lengthens_another_flags_chain_past_the_limit_is_rejected() {
+    let depth = halyard_common::eval::MAX_PREREQUISITE_DEPTH;
+    // f1 -> f2 -> ... -> f{depth}: exactly the limit.
+    let mut flags: Vec<EnvironmentFlag> = (1..depth)
+        .map(|i| prerequisite(&format!("f{i}"), &format!("f{}", i + 1)))
+        .collect();
+    let last: EnvironmentFlag = serde_json::from_value(boolean_flag(
+        &format!("f{depth}"),
+        json!({"enabled": true, "off_variation": "false", "default": {"variation": "true"}}),
+    ))
+    .unwrap();
+    flags.push(last);
+    assert!(check_environment(&flags, &[]).is_ok());
+
+    // Saving the bottom flag with one more prerequisite makes f1's chain too long,
+    // even though the saved flag's own chain is short.
+    let extra: EnvironmentFlag = serde_json::from_value(boolean_flag(
+        "extra",
+        json!({"enabled": true, "off_variation": "false", "default": {"variation": "true"}}),
+    ))
+    .unwrap();
+    flags.push(extra);
+    let bottom = prerequisite(&format!("f{depth}"), "extra");
+    let err = halyard_common::eval::environment::check_flag(&bottom, &flags, &[]).unwrap_err();
+    assert_eq!(err.code(), "prerequisite_too_deep", "{err}");
+}
+
+#[test]
+fn key_hashes_are_checked() {
+    let data: SnapshotData =
+        serde_json::from_value(json!({"environment": "e", "epoch": "x", "revision": 1,
+        "keys": [{"id": "k1", "kind": "server", "sha256": "not-hex"}]}))
+        .unwrap();
+    let err = Snapshot::build(data).unwrap_err();
+    assert_eq!(err.path, "keys[0].sha256");
+}

@@ -238,17 +238,19 @@ fn compile_config(flag: &Flag, config: &FlagConfig) -> Result<CompiledConfig, Va
     };
     let off = variation(&config.off_variation, "off_variation".into())?;
 
-    let targets = config
-        .targets
-        .iter()
-        .enumerate()
-        .map(|(i, target)| {
-            Ok(CompiledTarget {
-                variation: variation(&target.variation, format!("targets[{i}].variation"))?,
+    let mut targets = Vec::with_capacity(config.targets.len());
+    for (i, target) in config.targets.iter().enumerate() {
+        let variation = variation(&target.variation, format!("targets[{i}].variation"))?;
+        // An empty list can never match, so it must not make the flag need a
+        // targeting key (legacy flags always carry one, often empty).
+        if !target.values.is_empty() {
+            targets.push(CompiledTarget {
+                variation,
                 keys: str_set(&target.values),
-            })
-        })
-        .collect::<Result<_, ValidationError>>()?;
+            });
+        }
+    }
+    let targets = targets.into_boxed_slice();
 
     for (i, prerequisite) in config.prerequisites.iter().enumerate() {
         if prerequisite.flag == flag.key {
@@ -513,7 +515,14 @@ fn date_test(cmp: Cmp, values: &[Value]) -> Result<Test, ValidationError> {
         let ms = match v {
             Value::String(s) => date::date_ms_from_str(s),
             Value::Number(n) => n.as_f64().and_then(date::date_ms_from_number),
-            _ => None,
+            _ => {
+                return Err(ValidationError::new(
+                    format!("values[{i}]"),
+                    K::TypeMismatch {
+                        expected: "an RFC 3339 string or epoch milliseconds",
+                    },
+                ));
+            }
         };
         ms.ok_or_else(|| {
             ValidationError::new(format!("values[{i}]"), K::InvalidDate(v.to_string()))

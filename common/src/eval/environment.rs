@@ -70,44 +70,64 @@ pub fn check_environment(
     Ok(())
 }
 
-/// Depth-first search from `start` along prerequisites: finds a cycle back to
-/// `start` or a chain longer than the evaluation limit.
+/// Walks the whole prerequisite graph (with `start` in its new form): finds
+/// any cycle, and any chain longer than the evaluation limit, including
+/// chains of other flags that `start` lengthens. O(flags + prerequisites).
 fn check_prerequisite_graph(
     start: &str,
     by_key: &HashMap<&str, &EnvironmentFlag>,
 ) -> Result<(), ValidationError> {
-    // (flag, index of the next prerequisite to visit)
-    let mut stack: Vec<(&str, usize)> = vec![(start, 0)];
-    let mut done: HashSet<&str> = HashSet::new();
-    while let Some((key, next)) = stack.last_mut() {
-        let prerequisites = by_key
-            .get(*key)
-            .map_or(&[][..], |f| &f.config.prerequisites[..]);
-        let Some(prerequisite) = prerequisites.get(*next) else {
-            done.insert(key);
-            stack.pop();
-            continue;
-        };
-        *next += 1;
-        let child = prerequisite.flag.as_str();
-        if let Some(at) = stack.iter().position(|(k, _)| *k == child) {
-            let mut chain: Vec<String> = stack[at..].iter().map(|(k, _)| k.to_string()).collect();
-            chain.push(child.to_owned());
-            return Err(ValidationError::new(
-                "config.prerequisites",
-                K::PrerequisiteCycle(chain),
-            ));
-        }
-        if done.contains(child) || !by_key.contains_key(child) {
+    // Longest chain (in flags) from each finished flag.
+    let mut height: HashMap<&str, usize> = HashMap::with_capacity(by_key.len());
+    let mut roots: Vec<&str> = by_key.keys().copied().filter(|k| *k != start).collect();
+    roots.sort_unstable();
+    roots.insert(0, start);
+    for root in roots {
+        if height.contains_key(root) {
             continue;
         }
-        if stack.len() >= MAX_PREREQUISITE_DEPTH {
-            return Err(ValidationError::new(
-                "config.prerequisites",
-                K::PrerequisiteTooDeep(MAX_PREREQUISITE_DEPTH),
-            ));
+        // (flag, index of the next prerequisite to visit, tallest child so far)
+        let mut stack: Vec<(&str, usize, usize)> = vec![(root, 0, 0)];
+        while let Some(&mut (key, ref mut next, tallest)) = stack.last_mut() {
+            let prerequisites = by_key
+                .get(key)
+                .map_or(&[][..], |f| &f.config.prerequisites[..]);
+            let Some(prerequisite) = prerequisites.get(*next) else {
+                let own = tallest + 1;
+                if own > MAX_PREREQUISITE_DEPTH {
+                    return Err(ValidationError::new(
+                        "config.prerequisites",
+                        K::PrerequisiteTooDeep(MAX_PREREQUISITE_DEPTH),
+                    ));
+                }
+                height.insert(key, own);
+                stack.pop();
+                if let Some(parent) = stack.last_mut() {
+                    parent.2 = parent.2.max(own);
+                }
+                continue;
+            };
+            *next += 1;
+            let child = prerequisite.flag.as_str();
+            if let Some(at) = stack.iter().position(|(k, _, _)| *k == child) {
+                let mut chain: Vec<String> =
+                    stack[at..].iter().map(|(k, _, _)| k.to_string()).collect();
+                chain.push(child.to_owned());
+                return Err(ValidationError::new(
+                    "config.prerequisites",
+                    K::PrerequisiteCycle(chain),
+                ));
+            }
+            match height.get(child) {
+                Some(&h) => {
+                    let parent = stack.last_mut().expect("the current flag is on the stack");
+                    parent.2 = parent.2.max(h);
+                }
+                // A missing flag is reported by the reference check.
+                None if !by_key.contains_key(child) => {}
+                None => stack.push((child, 0, 0)),
+            }
         }
-        stack.push((child, 0));
     }
     Ok(())
 }

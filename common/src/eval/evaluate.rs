@@ -2,7 +2,10 @@
 //!
 //! 1. disabled -> off variation (`DISABLED`);
 //! 2. prerequisites in order: each must exist, be enabled and evaluate to the
-//!    required variation, else off variation (`PREREQUISITE_FAILED`);
+//!    required variation, else off variation (`PREREQUISITE_FAILED`); a
+//!    prerequisite whose own evaluation fails counts as unmet, except that
+//!    exceeding [`MAX_PREREQUISITE_DEPTH`] fails the whole evaluation with
+//!    `GENERAL`;
 //! 3. individual targets (`TARGETING_MATCH`);
 //! 4. rules in order, first match wins (`TARGETING_MATCH`);
 //! 5. the default: a variation (`DEFAULT`) or a rollout (`SPLIT`).
@@ -63,19 +66,23 @@ fn evaluate_at<'s, L: Lookup>(
     }
 
     for prerequisite in &config.prerequisites {
+        // Only reachable through a cycle or an over-deep chain, which saving
+        // rejects; the error propagates so it is not mistaken for an unmet
+        // prerequisite.
         if depth >= MAX_PREREQUISITE_DEPTH {
             return Evaluation::error(ErrorCode::General);
         }
-        let met = lookup
-            .flag(prerequisite.flag.as_str())
-            .is_some_and(|required| {
+        let met = match lookup.flag(prerequisite.flag.as_str()) {
+            None => false,
+            Some(required) => {
                 let result = evaluate_at(lookup, required, context, depth + 1);
                 if result.error_code() == Some(ErrorCode::General) {
-                    return false;
+                    return result;
                 }
                 required.enabled()
                     && result.variation_key() == Some(prerequisite.variation.as_str())
-            });
+            }
+        };
         if !met {
             return off(Reason::PrerequisiteFailed {
                 flag: &prerequisite.flag,
