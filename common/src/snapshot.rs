@@ -18,6 +18,7 @@ use crate::change::{Change, ChangeMessage, Epoch, KeyEntry};
 use crate::context::Context;
 use crate::error::{ValidationError, ValidationErrorKind};
 use crate::eval::ErrorCode;
+use crate::eval::compile::CompileCache;
 use crate::eval::{CompiledFlag, CompiledSegment, Evaluation, Lookup, evaluate_flag};
 use crate::keys::EnvironmentKey;
 use crate::model::{EnvironmentFlag, FlagKind, Segment};
@@ -177,10 +178,11 @@ impl Snapshot {
             ));
         }
         let mut snapshot = Self::empty(data.environment, data.epoch, data.revision);
+        let mut cache = CompileCache::default();
         for (i, flag) in data.flags.into_iter().enumerate() {
             let key = flag.flag.key.to_string();
-            let compiled =
-                CompiledFlag::compile(flag).map_err(|e| e.within(&format!("flags[{i}]")))?;
+            let compiled = CompiledFlag::compile_with(flag, &mut cache)
+                .map_err(|e| e.within(&format!("flags[{i}]")))?;
             if !snapshot.flags.insert(Keyed(Arc::new(compiled))) {
                 return Err(ValidationError::new(
                     format!("flags[{i}].flag.key"),
@@ -190,7 +192,7 @@ impl Snapshot {
         }
         for (i, segment) in data.segments.into_iter().enumerate() {
             let key = segment.key.to_string();
-            let compiled = CompiledSegment::compile(segment)
+            let compiled = CompiledSegment::compile_with(segment, &mut cache)
                 .map_err(|e| e.within(&format!("segments[{i}]")))?;
             if !snapshot.segments.insert(Keyed(Arc::new(compiled))) {
                 return Err(ValidationError::new(
@@ -276,15 +278,24 @@ impl Snapshot {
             let at = |e: ValidationError| ApplyError::Invalid(e.within(&format!("changes[{i}]")));
             match change {
                 Change::FlagUpserted { flag } => {
-                    let compiled =
-                        CompiledFlag::compile(flag.clone()).map_err(|e| at(e.within("flag")))?;
+                    // Unchanged patterns keep their compiled regexes.
+                    let mut cache = CompileCache::default();
+                    if let Some(previous) = next.flag(flag.flag.key.as_str()) {
+                        cache.remember_flag(previous);
+                    }
+                    let compiled = CompiledFlag::compile_with(flag.clone(), &mut cache)
+                        .map_err(|e| at(e.within("flag")))?;
                     next.flags.replace(Keyed(Arc::new(compiled)));
                 }
                 Change::FlagDeleted { key } => {
                     next.flags.remove(key.as_str());
                 }
                 Change::SegmentUpserted { segment } => {
-                    let compiled = CompiledSegment::compile(segment.clone())
+                    let mut cache = CompileCache::default();
+                    if let Some(previous) = next.segment(segment.key.as_str()) {
+                        cache.remember_segment(previous);
+                    }
+                    let compiled = CompiledSegment::compile_with(segment.clone(), &mut cache)
                         .map_err(|e| at(e.within("segment")))?;
                     next.segments.replace(Keyed(Arc::new(compiled)));
                 }

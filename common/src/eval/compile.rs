@@ -27,6 +27,53 @@ fn str_set<'a>(items: impl IntoIterator<Item = &'a String>) -> StrSet {
     items.into_iter().map(|s| Box::from(s.as_str())).collect()
 }
 
+/// Compiled regexes by pattern, shared by the flags and segments of one
+/// snapshot build, and seeded from a flag's previous version when a change
+/// message replaces it. Compiling a regex costs tens of microseconds, and the
+/// same patterns recur across flags; a compiled regex is immutable and cheap
+/// to clone, so sharing it changes nothing observable.
+#[derive(Debug, Default)]
+pub struct CompileCache {
+    regexes: std::collections::HashMap<Box<str>, PortableRegex>,
+}
+
+impl CompileCache {
+    fn regex(&mut self, pattern: &str) -> Result<PortableRegex, super::regex::RegexError> {
+        if let Some(regex) = self.regexes.get(pattern) {
+            return Ok(regex.clone());
+        }
+        let regex = PortableRegex::parse(pattern)?;
+        self.regexes.insert(pattern.into(), regex.clone());
+        Ok(regex)
+    }
+
+    fn remember_clauses(&mut self, clauses: &[CompiledClause]) {
+        for clause in clauses {
+            if let Test::Matches(regexes) = &clause.test {
+                for regex in regexes.iter() {
+                    self.regexes
+                        .entry(regex.as_str().into())
+                        .or_insert_with(|| regex.clone());
+                }
+            }
+        }
+    }
+
+    /// Makes `flag`'s compiled regexes available for reuse.
+    pub fn remember_flag(&mut self, flag: &CompiledFlag) {
+        for rule in flag.rules.iter() {
+            self.remember_clauses(&rule.clauses);
+        }
+    }
+
+    /// Makes `segment`'s compiled regexes available for reuse.
+    pub fn remember_segment(&mut self, segment: &CompiledSegment) {
+        for rule in segment.rules.iter() {
+            self.remember_clauses(rule);
+        }
+    }
+}
+
 /// A flag ready to evaluate in one environment.
 #[derive(Debug)]
 pub struct CompiledFlag {
@@ -136,11 +183,20 @@ pub struct CompiledSegment {
 
 impl CompiledFlag {
     /// Checks `flag` on its own (cross-flag references are checked by
-    /// [`super::environment::check`]) and builds its evaluation-ready form.
-    /// Error paths start with `flag.` or `config.`.
+    /// [`super::environment::check_flag`]) and builds its evaluation-ready
+    /// form. Error paths start with `flag.` or `config.`.
     pub fn compile(flag: EnvironmentFlag) -> Result<Self, ValidationError> {
+        Self::compile_with(flag, &mut CompileCache::default())
+    }
+
+    /// [`compile`](Self::compile), reusing the regexes already in `cache`.
+    pub fn compile_with(
+        flag: EnvironmentFlag,
+        cache: &mut CompileCache,
+    ) -> Result<Self, ValidationError> {
         check_definition(&flag.flag).map_err(|e| e.within("flag"))?;
-        let compiled = compile_config(&flag.flag, &flag.config).map_err(|e| e.within("config"))?;
+        let compiled =
+            compile_config(&flag.flag, &flag.config, cache).map_err(|e| e.within("config"))?;
         let (off, targets, rules, default) = compiled;
         Ok(Self {
             source: flag,
@@ -229,7 +285,11 @@ type CompiledConfig = (
     CompiledServe,
 );
 
-fn compile_config(flag: &Flag, config: &FlagConfig) -> Result<CompiledConfig, ValidationError> {
+fn compile_config(
+    flag: &Flag,
+    config: &FlagConfig,
+    cache: &mut CompileCache,
+) -> Result<CompiledConfig, ValidationError> {
     let variation = |key: &VariationKey, path: String| {
         flag.variations
             .iter()
@@ -268,7 +328,7 @@ fn compile_config(flag: &Flag, config: &FlagConfig) -> Result<CompiledConfig, Va
         .map(|(i, rule)| {
             let at = |e: ValidationError| e.within(&format!("rules[{i}]"));
             Ok(CompiledRule {
-                clauses: compile_clauses(&rule.clauses, true).map_err(at)?,
+                clauses: compile_clauses(&rule.clauses, true, cache).map_err(at)?,
                 serve: compile_serve(flag, &rule.serve, &variation)
                     .map_err(|e| at(e.within("serve")))?,
             })
@@ -357,12 +417,14 @@ fn compile_rollout(
 fn compile_clauses(
     clauses: &[Clause],
     allow_segments: bool,
+    cache: &mut CompileCache,
 ) -> Result<Box<[CompiledClause]>, ValidationError> {
     clauses
         .iter()
         .enumerate()
         .map(|(i, clause)| {
-            compile_clause(clause, allow_segments).map_err(|e| e.within(&format!("clauses[{i}]")))
+            compile_clause(clause, allow_segments, cache)
+                .map_err(|e| e.within(&format!("clauses[{i}]")))
         })
         .collect()
 }
@@ -370,6 +432,7 @@ fn compile_clauses(
 fn compile_clause(
     clause: &Clause,
     allow_segments: bool,
+    cache: &mut CompileCache,
 ) -> Result<CompiledClause, ValidationError> {
     use Operator as O;
     let attribute = match (&clause.attribute, clause.operator) {
@@ -403,7 +466,8 @@ fn compile_clause(
         O::Contains => Test::Contains(strings(values)?),
         O::Matches => Test::Matches(each(values, |i, v| {
             let pattern = string_at(i, v)?;
-            PortableRegex::parse(pattern)
+            cache
+                .regex(pattern)
                 .map_err(|e| ValidationError::new(format!("values[{i}]"), e.into()))
         })?),
         O::SemverEq => semver_test(Cmp::Eq, values)?,
@@ -436,7 +500,7 @@ fn compile_clause(
 
 fn each<T>(
     values: &[Value],
-    f: impl Fn(usize, &Value) -> Result<T, ValidationError>,
+    mut f: impl FnMut(usize, &Value) -> Result<T, ValidationError>,
 ) -> Result<Box<[T]>, ValidationError> {
     values.iter().enumerate().map(|(i, v)| f(i, v)).collect()
 }
@@ -534,12 +598,21 @@ fn date_test(cmp: Cmp, values: &[Value]) -> Result<Test, ValidationError> {
 impl CompiledSegment {
     /// Checks a segment and builds its evaluation-ready form.
     pub fn compile(segment: Segment) -> Result<Self, ValidationError> {
+        Self::compile_with(segment, &mut CompileCache::default())
+    }
+
+    /// [`compile`](Self::compile), reusing the regexes already in `cache`.
+    pub fn compile_with(
+        segment: Segment,
+        cache: &mut CompileCache,
+    ) -> Result<Self, ValidationError> {
         let rules = segment
             .rules
             .iter()
             .enumerate()
             .map(|(i, rule)| {
-                compile_clauses(&rule.clauses, false).map_err(|e| e.within(&format!("rules[{i}]")))
+                compile_clauses(&rule.clauses, false, cache)
+                    .map_err(|e| e.within(&format!("rules[{i}]")))
             })
             .collect::<Result<_, ValidationError>>()?;
         Ok(Self {
