@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 
 use halyard_common::{Context, FlagKey, SnapshotData};
-use serde_json::json;
 
 /// Path of the committed fixture, `benches/fixtures/environment-200.json`.
 pub fn fixture_path() -> PathBuf {
@@ -48,18 +47,11 @@ pub fn scaled(n: usize) -> SnapshotData {
     unreachable!("the loop returns once n flags exist")
 }
 
-/// The context the benches evaluate for: a signed-in user with typical attributes.
+/// The context the benches evaluate for: a signed-in user with typical
+/// attributes (`fixtures/typical-context.json`, shared with the fixture test).
 pub fn typical_context() -> Context {
-    Context::from_json(json!({
-        "targetingKey": "user-48213",
-        "email": "jo.smith@example.com",
-        "country": "DE",
-        "plan": "pro",
-        "appVersion": "3.2.0",
-        "company": {"plan": "pro", "size": 120},
-        "signup": "2023-03-14T09:26:53Z",
-        "age": 34,
-        "tags": ["beta", "mobile"]
-    }))
-    .expect("valid context")
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/typical-context.json");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    Context::from_json(serde_json::from_str(&text).expect("valid JSON")).expect("valid context")
 }

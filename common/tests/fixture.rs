@@ -38,20 +38,12 @@ fn context(value: Value) -> Context {
     Context::from_json(value).expect("a valid context")
 }
 
-/// Mirrors `typical_context()` in `benches/src/lib.rs`, which the benches
-/// evaluate `bench-ten-rules` for (this crate cannot depend on the benches).
+/// The context the benches evaluate for (`benches/fixtures/typical-context.json`).
 fn typical_context() -> Context {
-    context(json!({
-        "targetingKey": "user-48213",
-        "email": "jo.smith@example.com",
-        "country": "DE",
-        "plan": "pro",
-        "appVersion": "3.2.0",
-        "company": {"plan": "pro", "size": 120},
-        "signup": "2023-03-14T09:26:53Z",
-        "age": 34,
-        "tags": ["beta", "mobile"]
-    }))
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../benches/fixtures/typical-context.json");
+    let text = std::fs::read_to_string(&path).expect("the typical context fixture exists");
+    context(serde_json::from_str(&text).expect("valid JSON"))
 }
 
 /// Contexts that carry every attribute the fixture's rules and rollouts use.
