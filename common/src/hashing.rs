@@ -156,6 +156,22 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Our streaming implementation agrees with the `murmur3` crate's
+        /// reference port on arbitrary bytes, however they are split.
+        #[test]
+        fn murmur3_agrees_with_the_reference_crate(
+            bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..64),
+            a in 0usize..64,
+            b in 0usize..64,
+        ) {
+            let (a, b) = (a.min(bytes.len()), b.min(bytes.len()));
+            let (a, b) = (a.min(b), a.max(b));
+            let expected = murmur3::murmur3_32(&mut std::io::Cursor::new(&bytes), 0).unwrap();
+            proptest::prop_assert_eq!(murmur3_32(&[&bytes[..a], &bytes[a..b], &bytes[b..]]), expected);
+        }
+    }
+
     #[test]
     fn legacy_boundaries() {
         // From ../shared/vectors/rollout_buckets.json.
