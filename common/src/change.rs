@@ -84,6 +84,14 @@ pub struct KeyEntry {
     pub kind: KeyKind,
     /// Lower-case hex SHA-256 of the key's plaintext.
     pub sha256: String,
+    /// Refused from this instant on (an expiry, or the end of a rotation's
+    /// grace period); absent when the key does not expire.
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub expires_at: Option<OffsetDateTime>,
 }
 
 /// One change within a message.

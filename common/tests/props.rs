@@ -142,7 +142,7 @@ fn a_change() -> impl Strategy<Value = Change> {
         1 => prop::sample::select(&FLAG_KEYS[..]).prop_map(|k| Change::FlagDeleted { key: FlagKey::parse(k).unwrap() }),
         2 => a_segment().prop_map(|segment| Change::SegmentUpserted { segment }),
         1 => prop::sample::select(&SEGMENT_KEYS[..]).prop_map(|k| Change::SegmentDeleted { key: SegmentKey::parse(k).unwrap() }),
-        1 => "[a-c]".prop_map(|id| Change::KeyUpserted { key: KeyEntry { id, kind: KeyKind::Server, sha256: "00".repeat(32) } }),
+        1 => "[a-c]".prop_map(|id| Change::KeyUpserted { key: KeyEntry { id, kind: KeyKind::Server, sha256: "00".repeat(32), expires_at: None } }),
         1 => "[a-c]".prop_map(|id| Change::KeyDeleted { id }),
     ]
 }

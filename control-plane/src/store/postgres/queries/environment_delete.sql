@@ -1,0 +1,1 @@
+DELETE FROM environments WHERE id = $1

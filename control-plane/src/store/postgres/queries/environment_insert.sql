@@ -1,0 +1,2 @@
+INSERT INTO environments (id, key, name, epoch, revision, version, created_at, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)

@@ -1,0 +1,1 @@
+SELECT key FROM environments WHERE id = $1

@@ -1,0 +1,1 @@
+SELECT id, key, name, epoch, revision, version, created_at, updated_at FROM environments ORDER BY key

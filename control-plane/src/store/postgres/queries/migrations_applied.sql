@@ -1,0 +1,1 @@
+SELECT count(*) FROM _sqlx_migrations WHERE success

@@ -1,0 +1,1 @@
+DELETE FROM segments WHERE id = $1

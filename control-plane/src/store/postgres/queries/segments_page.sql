@@ -1,0 +1,5 @@
+SELECT id, environment_id, key, body, version, created_at, updated_at, count(*) OVER () AS total
+FROM segments
+WHERE environment_id = $1 AND ($2::text IS NULL OR key ILIKE '%' || $2 || '%')
+ORDER BY key
+LIMIT $3 OFFSET $4
