@@ -392,6 +392,8 @@ pub trait Tx: Send {
     /// Deletes an environment with its configurations, segments and keys.
     async fn delete_environment(&mut self, id: Uuid) -> StoreResult<()>;
 
+    /// Every flag definition, by key.
+    async fn all_flags(&mut self) -> StoreResult<Vec<FlagRecord>>;
     /// One flag, locked, by key.
     async fn flag_for_update(&mut self, key: &str) -> StoreResult<Option<FlagRecord>>;
     /// One flag, locked, by id.

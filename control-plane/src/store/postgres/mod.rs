@@ -465,6 +465,16 @@ impl Tx for PgTx {
         execute_id(&mut self.tx, sql!("environment_delete"), id).await
     }
 
+    async fn all_flags(&mut self) -> StoreResult<Vec<FlagRecord>> {
+        sqlx::query_as::<_, FlagRow>(sql!("flags_all"))
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(map_err)?
+            .into_iter()
+            .map(FlagRow::into_flag)
+            .collect()
+    }
+
     async fn flag_for_update(&mut self, key: &str) -> StoreResult<Option<FlagRecord>> {
         sqlx::query_as::<_, FlagRow>(sql!("flag_by_key_for_update"))
             .bind(key)

@@ -1,0 +1,238 @@
+//! API keys: admin tokens (roles), per-environment SDK keys (server, client)
+//! and edge tokens. Plaintext exists only in the create and rotate responses.
+//!
+//! SDK key changes bump their environment's revision: edges learn of new,
+//! rotated and revoked keys through the same change stream as flags.
+//! Rotation keeps the old key valid for a grace period (default
+//! [`DEFAULT_ROTATION_GRACE`]) so that deployments can roll over.
+
+use std::time::Duration;
+
+use halyard_common::Change;
+use serde_json::json;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{Actor, Audit, EnvironmentChange, Service, commit};
+use crate::auth::new_record;
+use crate::error::Error;
+use crate::store::{ApiKeyKind, ApiKeyRecord, EnvironmentRecord, Role, Tx};
+
+/// How long a rotated key keeps working unless the caller says otherwise.
+pub const DEFAULT_ROTATION_GRACE: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// A key to create.
+#[derive(Debug, Clone)]
+pub struct NewKey {
+    /// Human name; the audit log's actor for admin tokens.
+    pub name: String,
+    /// What it is for.
+    pub kind: ApiKeyKind,
+    /// Admin tokens: the role.
+    pub role: Option<Role>,
+    /// SDK keys: the environment.
+    pub environment: Option<String>,
+    /// Optional expiry.
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+/// A key's public description (never the hash or the plaintext).
+pub fn describe(key: &ApiKeyRecord, environment: Option<&str>) -> serde_json::Value {
+    json!({
+        "id": key.id, "name": key.name, "kind": key.kind, "role": key.role,
+        "environment": environment, "hint": key.hint,
+    })
+}
+
+fn invalid(message: &str, path: &str) -> Error {
+    Error::InvalidRequest {
+        message: message.to_owned(),
+        path: Some(path.to_owned()),
+    }
+}
+
+async fn key_environment(
+    tx: &mut dyn Tx,
+    key: &ApiKeyRecord,
+) -> Result<Option<EnvironmentRecord>, Error> {
+    let Some(id) = key.environment_id else {
+        return Ok(None);
+    };
+    let environments = tx.environments_for_update().await?;
+    Ok(environments.into_iter().find(|e| e.id == id))
+}
+
+impl Service {
+    /// Creates a key; returns it with its plaintext (shown once).
+    pub async fn create_key(
+        &self,
+        actor: &Actor,
+        new: NewKey,
+    ) -> Result<(ApiKeyRecord, Option<String>, String), Error> {
+        if new.name.trim().is_empty() {
+            return Err(invalid("name must not be empty", "name"));
+        }
+        match (new.kind, new.role.is_some(), new.environment.is_some()) {
+            (ApiKeyKind::Admin, false, _) => {
+                return Err(invalid(
+                    "admin tokens need a role: viewer, editor or admin",
+                    "role",
+                ));
+            }
+            (ApiKeyKind::Admin, true, true) => {
+                return Err(invalid(
+                    "admin tokens are not per environment",
+                    "environment",
+                ));
+            }
+            (ApiKeyKind::Server | ApiKeyKind::Client, _, false) => {
+                return Err(invalid("SDK keys belong to an environment", "environment"));
+            }
+            (ApiKeyKind::Server | ApiKeyKind::Client | ApiKeyKind::Edge, true, _) => {
+                return Err(invalid("only admin tokens have a role", "role"));
+            }
+            (ApiKeyKind::Edge, _, true) => {
+                return Err(invalid("edge tokens read every environment", "environment"));
+            }
+            _ => {}
+        }
+        if new
+            .expires_at
+            .is_some_and(|at| at <= OffsetDateTime::now_utc())
+        {
+            return Err(invalid("expires_at must be in the future", "expires_at"));
+        }
+        let mut tx = self.store.begin().await?;
+        let environment = match &new.environment {
+            Some(key) => Some(
+                tx.environment_for_update(key)
+                    .await?
+                    .ok_or_else(|| Error::NotFound(format!("environment {key}")))?,
+            ),
+            None => None,
+        };
+        let (record, plaintext) = new_record(
+            new.kind,
+            new.name,
+            new.role,
+            environment.as_ref().map(|e| e.id),
+            new.expires_at,
+        );
+        tx.insert_api_key(&record).await?;
+        let env_key = environment.as_ref().map(|e| e.key.to_string());
+        let entry = Audit {
+            actor,
+            action: "key.created",
+            resource: "key",
+            key: record.id.to_string(),
+            environment: env_key.clone(),
+            flag: None,
+        }
+        .entry(None::<()>, Some(describe(&record, env_key.as_deref())));
+        let changes = sdk_key_change(environment, vec![record.key_entry()]);
+        commit(tx, changes, vec![entry]).await?;
+        Ok((record, env_key, plaintext))
+    }
+
+    /// Issues a replacement key; the old one keeps working for `grace`.
+    pub async fn rotate_key(
+        &self,
+        actor: &Actor,
+        id: Uuid,
+        grace: Duration,
+    ) -> Result<(ApiKeyRecord, Option<String>, String), Error> {
+        let mut tx = self.store.begin().await?;
+        let mut old = tx
+            .api_key_for_update(id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("key {id}")))?;
+        let now = OffsetDateTime::now_utc();
+        if !old.is_active(now) {
+            return Err(Error::NotFound(format!("active key {id}")));
+        }
+        let environment = key_environment(&mut *tx, &old).await?;
+        let (new, plaintext) = new_record(
+            old.kind,
+            old.name.clone(),
+            old.role,
+            old.environment_id,
+            old.expires_at,
+        );
+        let grace_end = now + grace;
+        old.expires_at = Some(old.expires_at.map_or(grace_end, |at| at.min(grace_end)));
+        old.rotated_to = Some(new.id);
+        tx.insert_api_key(&new).await?;
+        tx.update_api_key(&old).await?;
+        let env_key = environment.as_ref().map(|e| e.key.to_string());
+        let entry = Audit {
+            actor,
+            action: "key.rotated",
+            resource: "key",
+            key: old.id.to_string(),
+            environment: env_key.clone(),
+            flag: None,
+        }
+        .entry(
+            Some(describe(&old, env_key.as_deref())),
+            Some(describe(&new, env_key.as_deref())),
+        );
+        let changes = sdk_key_change(environment, vec![new.key_entry(), old.key_entry()]);
+        commit(tx, changes, vec![entry]).await?;
+        Ok((new, env_key, plaintext))
+    }
+
+    /// Revokes a key at once.
+    pub async fn revoke_key(&self, actor: &Actor, id: Uuid) -> Result<ApiKeyRecord, Error> {
+        let mut tx = self.store.begin().await?;
+        let mut key = tx
+            .api_key_for_update(id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("key {id}")))?;
+        if key.revoked_at.is_some() {
+            return Ok(key);
+        }
+        let environment = key_environment(&mut *tx, &key).await?;
+        key.revoked_at = Some(OffsetDateTime::now_utc());
+        tx.update_api_key(&key).await?;
+        let env_key = environment.as_ref().map(|e| e.key.to_string());
+        let entry = Audit {
+            actor,
+            action: "key.revoked",
+            resource: "key",
+            key: key.id.to_string(),
+            environment: env_key.clone(),
+            flag: None,
+        }
+        .entry(Some(describe(&key, env_key.as_deref())), None::<()>);
+        let changes = match environment {
+            Some(environment) => vec![EnvironmentChange {
+                environment,
+                changes: vec![Change::KeyDeleted {
+                    id: key.id.to_string(),
+                }],
+            }],
+            None => Vec::new(),
+        };
+        commit(tx, changes, vec![entry]).await?;
+        Ok(key)
+    }
+}
+
+/// The environment change for SDK key entries (none for admin and edge keys).
+fn sdk_key_change(
+    environment: Option<EnvironmentRecord>,
+    entries: Vec<Option<halyard_common::KeyEntry>>,
+) -> Vec<EnvironmentChange> {
+    let changes: Vec<Change> = entries
+        .into_iter()
+        .flatten()
+        .map(|key| Change::KeyUpserted { key })
+        .collect();
+    match environment {
+        Some(environment) if !changes.is_empty() => vec![EnvironmentChange {
+            environment,
+            changes,
+        }],
+        _ => Vec::new(),
+    }
+}
