@@ -69,6 +69,9 @@ pub enum Error {
     /// Known credentials without the right.
     #[error("this key may not {0}")]
     Forbidden(&'static str),
+    /// A field the full model does not have (strict input).
+    #[error("unknown field {0}")]
+    UnknownField(String),
     /// The body's content type is not JSON (full model only).
     #[error("expected Content-Type: application/json")]
     UnsupportedMediaType,
@@ -114,6 +117,7 @@ impl Error {
             Error::NotLegacyRepresentable(_) => (StatusCode::CONFLICT, "not_legacy_representable"),
             Error::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             Error::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            Error::UnknownField(_) => (StatusCode::BAD_REQUEST, "unknown_field"),
             Error::UnsupportedMediaType => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
@@ -159,6 +163,7 @@ impl IntoResponse for Error {
                 (!err.path.is_empty()).then(|| err.path.clone()),
             ),
             Error::InvalidRequest { message, path } => (message.clone(), path.clone()),
+            Error::UnknownField(path) => (self.to_string(), Some(path.clone())),
             other => (other.to_string(), None),
         };
         let mut response = (

@@ -16,4 +16,10 @@
 //! - [`outbox`]: the relay that publishes the outbox to Redis in order.
 //! - [`startup`], [`telemetry`], [`metrics`]: wiring, logs and Prometheus.
 
+pub mod api;
+pub mod auth;
+pub mod error;
+pub mod outbox;
+pub mod service;
+pub mod state;
 pub mod store;
