@@ -18,8 +18,12 @@
 
 pub mod api;
 pub mod auth;
+pub mod config;
 pub mod error;
+pub mod metrics;
 pub mod outbox;
 pub mod service;
+pub mod startup;
 pub mod state;
 pub mod store;
+pub mod telemetry;

@@ -1,0 +1,204 @@
+//! Wiring: the router with its layers, the background tasks (outbox relay,
+//! event-feed waker, metrics sampler) and the two listeners (API, metrics),
+//! all stopped by one shutdown future.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use axum::{Router, middleware};
+use secrecy::ExposeSecret;
+use sqlx::PgPool;
+use sqlx::postgres::PgListener;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tower_http::trace::TraceLayer;
+
+use crate::api;
+use crate::auth::Authenticator;
+use crate::config::ControlPlaneConfig;
+use crate::metrics::{self, Metrics};
+use crate::outbox::{RedisTarget, Relay, RelayMetrics, redis_connection};
+use crate::service::Service;
+use crate::state::AppState;
+use crate::store::Store;
+use crate::store::postgres::PgStore;
+
+/// The admin API router with its layers (request metrics, tracing, body limit).
+pub fn app(state: AppState, metrics: Metrics) -> Router {
+    let body_limit = state.body_limit;
+    api::router(state)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(TraceLayer::new_for_http())
+        .layer(middleware::from_fn_with_state(metrics, metrics::track))
+}
+
+/// The metrics router (`/metrics`).
+pub fn metrics_app(metrics: Metrics) -> Router {
+    Router::new().route("/metrics", get(move || async move { metrics.render() }))
+}
+
+/// Keeps `head` at the newest outbox id: on every `NOTIFY halyard_outbox`,
+/// and at least once a second (notifications are lost while reconnecting).
+pub async fn watch_outbox(store: Arc<dyn Store>, pool: Option<PgPool>, head: watch::Sender<i64>) {
+    let mut listener = match &pool {
+        Some(pool) => match PgListener::connect_with(pool).await {
+            Ok(mut listener) => match listener.listen("halyard_outbox").await {
+                Ok(()) => Some(listener),
+                Err(err) => {
+                    tracing::warn!(error = %err, "cannot listen for outbox notifications; polling");
+                    None
+                }
+            },
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot listen for outbox notifications; polling");
+                None
+            }
+        },
+        None => None,
+    };
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        match &mut listener {
+            Some(l) => {
+                tokio::select! {
+                    _ = l.recv() => {}
+                    _ = tick.tick() => {}
+                }
+            }
+            None => {
+                tick.tick().await;
+            }
+        }
+        if let Ok(id) = store.outbox_head().await {
+            head.send_if_modified(|current| {
+                let changed = *current != id;
+                *current = id;
+                changed
+            });
+        }
+        if head.is_closed() {
+            return;
+        }
+    }
+}
+
+/// Runs the control plane until `shutdown` completes.
+pub async fn run(
+    config: ControlPlaneConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let store = PgStore::connect_lazy(
+        config.connect_options().context("invalid database URL")?,
+        config.database_max_connections,
+    );
+    if !config.no_migrate {
+        store.migrate().await.context(
+            "applying database migrations (is PostgreSQL reachable at the configured URL?)",
+        )?;
+    }
+    let pool = store.pool().clone();
+    let store: Arc<dyn Store> = Arc::new(store);
+    let service = Service::new(Arc::clone(&store));
+    for env in service
+        .ensure_default_environments()
+        .await
+        .context("creating the default environments")?
+    {
+        tracing::info!(environment = %env.key, "created environment");
+    }
+
+    let metrics = Metrics::new();
+    let (head_tx, head_rx) = watch::channel(store.outbox_head().await.unwrap_or(0));
+    let shutdown = futures::FutureExt::shared(Box::pin(shutdown));
+    let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(watch_outbox(
+        Arc::clone(&store),
+        Some(pool.clone()),
+        head_tx,
+    ));
+    tasks.spawn(metrics.clone().sample(
+        Arc::clone(&store),
+        Some(pool.clone()),
+        Duration::from_secs(5),
+    ));
+    let relay = if config.no_relay {
+        None
+    } else {
+        let client =
+            redis::Client::open(config.redis_url.expose_secret()).context("invalid Redis URL")?;
+        let relay = Relay::new(
+            Arc::clone(&store),
+            redis_connection(client)?,
+            RedisTarget::new(config.redis_prefix.clone()),
+        )
+        .with_listener(pool.clone())
+        .with_metrics(RelayMetrics::new(metrics.registry())?);
+        Some(tokio::spawn(relay.run(shutdown.clone())))
+    };
+
+    let auth = Authenticator::new(config.admin_api_key.as_ref().map(|k| k.expose_secret()));
+    let state = AppState {
+        service,
+        auth: Arc::new(auth),
+        body_limit: config.max_body_bytes,
+        outbox_head: head_rx,
+    };
+    let api_listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
+    let metrics_listener = TcpListener::bind(config.metrics_listen)
+        .await
+        .with_context(|| format!("binding {}", config.metrics_listen))?;
+    tracing::info!(api = %api_listener.local_addr()?, metrics = %metrics_listener.local_addr()?, "control plane listening");
+
+    let api_server = axum::serve(api_listener, app(state, metrics.clone()))
+        .with_graceful_shutdown(shutdown.clone());
+    let metrics_server = axum::serve(metrics_listener, metrics_app(metrics))
+        .with_graceful_shutdown(shutdown.clone());
+    let grace = config.shutdown_grace();
+    let servers =
+        async { tokio::try_join!(api_server.into_future(), metrics_server.into_future()) };
+    tokio::select! {
+        result = servers => { result.context("serving")?; }
+        () = async { shutdown.clone().await; tokio::time::sleep(grace).await } => {
+            tracing::warn!(?grace, "in-flight requests did not finish within the grace period");
+        }
+    }
+    tasks.abort_all();
+    // The relay stops by itself on shutdown once its current step's marks
+    // are committed.
+    if let Some(relay) = relay
+        && tokio::time::timeout(grace, relay).await.is_err()
+    {
+        tracing::warn!("the outbox relay did not stop within the grace period");
+    }
+    tracing::info!("control plane stopped");
+    Ok(())
+}
+
+/// Completes on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutdown requested");
+}
