@@ -194,7 +194,7 @@ pub fn new_record(
         environment_id,
         sha256: generated.sha256,
         hint: generated.hint,
-        created_at: OffsetDateTime::now_utc(),
+        created_at: crate::service::now(),
         expires_at,
         revoked_at: None,
         rotated_to: None,

@@ -62,16 +62,19 @@ pub async fn watch_outbox(store: Arc<dyn Store>, pool: Option<PgPool>, head: wat
     };
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
-        match &mut listener {
-            Some(l) => {
-                tokio::select! {
-                    _ = l.recv() => {}
-                    _ = tick.tick() => {}
-                }
-            }
+        let notified = match &mut listener {
+            Some(l) => tokio::select! {
+                received = l.recv() => received.is_ok(),
+                _ = tick.tick() => true,
+            },
             None => {
                 tick.tick().await;
+                true
             }
+        };
+        if !notified {
+            // The listener reconnects on its next recv; never spin meanwhile.
+            tick.tick().await;
         }
         if let Ok(id) = store.outbox_head().await {
             head.send_if_modified(|current| {

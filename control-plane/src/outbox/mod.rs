@@ -18,7 +18,7 @@
 //! | `P:snapshot:{environment}` | hash | `epoch` (text), `revision` (decimal) and `data`: the environment's [`SnapshotData`] JSON at that revision, **including the SDK key hashes** (edge-internal: never forward `data` to SDKs as is) |
 //! | `P:changes` | pub/sub channel | Every environment's change messages, as [`ChangeMessage`] JSON (key changes included, edge-internal) |
 //! | `P:environments` | set | The keys of the environments that have a snapshot |
-//! | `P:deleted:{environment}` | string | Relay-internal: the epoch of the environment's last deletion (expires after [`TOMBSTONE_TTL`]); edges ignore it |
+//! | `P:deleted:{environment}` | set | Relay-internal: the environment's deleted epochs (expires [`TOMBSTONE_TTL`] after the last deletion); edges ignore it |
 //!
 //! An edge subscribes to `P:changes` first, then reads `P:snapshot:{env}`
 //! (or every member of `P:environments`), and follows the consumer algorithm
@@ -38,7 +38,10 @@
 //!   between the two republishes it: delivery is at least once.
 //! - **Duplicates are harmless.** A consumer ignores a message whose revision
 //!   it already holds (protocol check 4), so republishing is always safe.
-//!   This is why a failed step can simply be retried.
+//!   This is why a failed step can simply be retried. (A claim's consistent
+//!   view is taken as it asks for the lock, so it can also predate the
+//!   previous holder's commit and republish that holder's rows: again only
+//!   duplicates, in order.)
 //! - **The stored snapshot never moves backwards.** One Lua script
 //!   (`publish.lua`) writes the snapshot, the set member and the message
 //!   atomically, and writes the snapshot only when Redis holds none, holds
@@ -58,8 +61,12 @@
 //! - **Deletion.** An `environment_deleted` message removes the snapshot and
 //!   the set member, but only when the stored snapshot is of the deleted
 //!   epoch: a re-created environment (always a new epoch) published first is
-//!   left alone. It also records a tombstone so that no relay can write the
-//!   deleted epoch's snapshot again.
+//!   left alone. It also records the deleted epoch so that no stale relay can
+//!   write that epoch's snapshot again. One race remains: a relay paused
+//!   mid-batch on the old epoch while the environment is deleted, re-created
+//!   and published elsewhere can overwrite the new epoch's snapshot before
+//!   the deletion reaches Redis, and the deletion then removes it; the next
+//!   sweep's [`Relay::reconcile`] writes the new epoch's snapshot back.
 //!
 //! [`Relay::run`] wakes on PostgreSQL `NOTIFY halyard_outbox` (sent by each
 //! outbox insert on commit) and, as a fallback for lost notifications, sweeps
@@ -77,7 +84,7 @@ use anyhow::{Context as _, bail, ensure};
 use async_trait::async_trait;
 use futures::FutureExt as _;
 use halyard_common::{Applied, Change, ChangeMessage, Snapshot, SnapshotData};
-use prometheus::{Histogram, HistogramOpts, IntCounter, IntGauge, Registry};
+use prometheus::{Histogram, HistogramOpts, IntCounter, Registry};
 use rand::Rng as _;
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use sqlx::PgPool;
@@ -96,8 +103,9 @@ pub const BATCH: u32 = 256;
 /// The PostgreSQL notification channel each outbox insert notifies on commit.
 pub const NOTIFY_CHANNEL: &str = "halyard_outbox";
 
-/// How long a deletion tombstone (`P:deleted:{environment}`) lives. It only
-/// has to outlive a stale relay's claim, which is one short transaction.
+/// How long the deleted epochs of an environment (`P:deleted:{environment}`)
+/// are remembered after its last deletion. They only have to outlive a stale
+/// relay's claim, which is one short transaction.
 pub const TOMBSTONE_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// The script that publishes one row (see `publish.lua`).
@@ -174,7 +182,7 @@ impl RedisTarget {
         format!("{}:environments", self.prefix)
     }
 
-    /// `P:deleted:{environment}`: the epoch of the last deletion (relay-internal).
+    /// `P:deleted:{environment}`: the environment's deleted epochs (relay-internal).
     pub fn tombstone_key(&self, environment: &str) -> String {
         format!("{}:deleted:{environment}", self.prefix)
     }
@@ -277,16 +285,16 @@ pub enum StepOutcome {
 }
 
 /// The relay's Prometheus metrics; [`RelayMetrics::new`] registers them.
+/// Names carry no namespace: the registry adds it (the control plane's is
+/// `halyard_control_plane`). The backlog is sampled by the crate's metrics.
 #[derive(Debug, Clone)]
 pub struct RelayMetrics {
-    /// `halyard_outbox_published_total`: messages published to Redis.
+    /// `outbox_published_total`: change messages published to Redis.
     pub published: IntCounter,
-    /// `halyard_outbox_publish_failures_total`: publishes Redis refused or missed.
+    /// `outbox_publish_failures_total`: publishes Redis refused or did not answer.
     pub publish_failures: IntCounter,
-    /// `halyard_outbox_publish_lag_seconds`: from commit to publish.
+    /// `outbox_publish_lag_seconds`: from a change's commit to its publication.
     pub publish_lag: Histogram,
-    /// `halyard_outbox_backlog`: unpublished rows at the last sweep.
-    pub backlog: IntGauge,
 }
 
 impl RelayMetrics {
@@ -294,16 +302,16 @@ impl RelayMetrics {
     pub fn new(registry: &Registry) -> prometheus::Result<Self> {
         let metrics = Self {
             published: IntCounter::new(
-                "halyard_outbox_published_total",
+                "outbox_published_total",
                 "Change messages the outbox relay published to Redis",
             )?,
             publish_failures: IntCounter::new(
-                "halyard_outbox_publish_failures_total",
+                "outbox_publish_failures_total",
                 "Outbox publishes that Redis refused or did not answer",
             )?,
             publish_lag: Histogram::with_opts(
                 HistogramOpts::new(
-                    "halyard_outbox_publish_lag_seconds",
+                    "outbox_publish_lag_seconds",
                     "Time from a change's commit to its publication on Redis",
                 )
                 .buckets(vec![
@@ -311,15 +319,10 @@ impl RelayMetrics {
                     300.0,
                 ]),
             )?,
-            backlog: IntGauge::new(
-                "halyard_outbox_backlog",
-                "Unpublished outbox rows at the relay's last sweep",
-            )?,
         };
         registry.register(Box::new(metrics.published.clone()))?;
         registry.register(Box::new(metrics.publish_failures.clone()))?;
         registry.register(Box::new(metrics.publish_lag.clone()))?;
-        registry.register(Box::new(metrics.backlog.clone()))?;
         Ok(metrics)
     }
 }
@@ -409,7 +412,7 @@ impl Relay {
     /// then marks them and releases the claim. When Redis fails mid-way, the
     /// rows published so far are marked, the rest stay pending, and the
     /// error is returned.
-    #[tracing::instrument(name = "outbox_step", skip(self), fields(environment_id = %environment_id))]
+    #[tracing::instrument(name = "outbox_step", skip_all, fields(environment_id = %environment_id))]
     pub async fn step(&mut self, environment_id: Uuid) -> anyhow::Result<StepOutcome> {
         let Some(mut claim) = self
             .store
@@ -463,45 +466,51 @@ impl Relay {
             }
         }
 
-        if !published.is_empty() {
-            claim
-                .mark_published(&published)
-                .await
-                .context("marking outbox rows published")?;
+        let committed = async {
+            if !published.is_empty() {
+                claim
+                    .mark_published(&published)
+                    .await
+                    .context("marking outbox rows published")?;
+            }
+            claim.finish().await.context("committing the outbox marks")
         }
-        claim
-            .finish()
-            .await
-            .context("committing the outbox marks")?;
+        .await;
 
-        match failure {
+        let outcome = match failure {
             Some((revision, err)) => {
-                // Redis may or may not have run the failed call: rebuild next
-                // time rather than trust the held snapshot.
-                self.snapshots.remove(&environment_id);
+                if let Err(commit_err) = committed {
+                    // The published rows stay pending and go out again.
+                    warn!(error = %format_args!("{commit_err:#}"), "outbox marks lost");
+                }
                 Err(anyhow::Error::new(err).context(format!(
-                    "publishing revision {revision} ({} of {} rows published)",
+                    "publishing revision {revision} of environment {environment_id} \
+                     ({} of {} rows published)",
                     published.len(),
                     rows.len()
                 )))
             }
-            None => {
-                match held {
-                    Some(Some(snapshot)) => {
-                        self.snapshots.insert(environment_id, snapshot);
-                    }
-                    Some(None) => {
-                        self.snapshots.remove(&environment_id);
-                    }
-                    None => {}
-                }
-                debug!(count = rows.len(), last_revision, "outbox rows published");
-                Ok(StepOutcome::Published {
-                    count: rows.len(),
-                    last_revision,
-                })
+            None => committed.map(|()| StepOutcome::Published {
+                count: rows.len(),
+                last_revision,
+            }),
+        };
+        match (&outcome, held) {
+            (Ok(_), Some(Some(snapshot))) => {
+                self.snapshots.insert(environment_id, snapshot);
+            }
+            (Ok(_), None) => {}
+            // Deleted, or failed: after a failure, rebuild next time rather
+            // than reason about what Redis and PostgreSQL hold now (the
+            // script keeps Redis monotonic either way).
+            (Ok(_), Some(None)) | (Err(_), _) => {
+                self.snapshots.remove(&environment_id);
             }
         }
+        if outcome.is_ok() {
+            debug!(count = rows.len(), last_revision, "outbox rows published");
+        }
+        outcome
     }
 
     /// Applies the rows to the held snapshot, one snapshot per new revision;
@@ -585,22 +594,41 @@ impl Relay {
     /// (after a Redis restart without persistence) and no pending rows (those
     /// get theirs from [`Relay::step`]). Returns how many were written.
     pub async fn reconcile(&mut self) -> anyhow::Result<usize> {
-        let members: HashSet<String> = redis::cmd("SMEMBERS")
-            .arg(self.target.environments_key())
-            .query_async(&mut self.redis)
-            .await
-            .map_err(PublishError::from)
-            .context("reading the environment set")?;
         let environments = self
             .store
             .environments()
             .await
             .context("listing environments")?;
+        // Both the member and the hash: either can be lost on its own (an
+        // eviction policy, a manual edit).
+        let mut query = redis::pipe();
+        query.cmd("SMEMBERS").arg(self.target.environments_key());
+        for environment in &environments {
+            query
+                .cmd("EXISTS")
+                .arg(self.target.snapshot_key(environment.key.as_str()));
+        }
+        let (members, exists): (HashSet<String>, Vec<bool>) = {
+            let mut replies: Vec<redis::Value> = query
+                .query_async(&mut self.redis)
+                .await
+                .map_err(PublishError::from)
+                .context("reading the environment set")?;
+            let members = redis::from_redis_value(replies.remove(0))
+                .map_err(|e| PublishError::Redis(e.into()))
+                .context("reading the environment set")?;
+            let exists = redis::from_redis_value(redis::Value::Array(replies))
+                .map_err(|e| PublishError::Redis(e.into()))
+                .context("reading snapshot keys")?;
+            (members, exists)
+        };
+        let environments = environments
+            .into_iter()
+            .zip(exists)
+            .filter(|(environment, exists)| !exists || !members.contains(environment.key.as_str()))
+            .map(|(environment, _)| environment);
         let mut written = 0;
         for environment in environments {
-            if members.contains(environment.key.as_str()) {
-                continue;
-            }
             let Some(mut claim) = self
                 .store
                 .claim_outbox(environment.id)
@@ -665,19 +693,11 @@ impl Relay {
                     Ok(_) => break,
                     Err(err) if is_redis_failure(&err) => return Err(err),
                     Err(err) => {
-                        warn!(%environment_id, error = ?err, "outbox step failed");
+                        warn!(%environment_id, error = %format_args!("{err:#}"), "outbox step failed");
                         first_error.get_or_insert(err);
                         break;
                     }
                 }
-            }
-        }
-        if let Some(metrics) = &self.metrics {
-            match self.store.outbox_backlog().await {
-                Ok((count, _)) => metrics
-                    .backlog
-                    .set(i64::try_from(count).unwrap_or(i64::MAX)),
-                Err(err) => debug!(error = %err, "cannot read the outbox backlog"),
             }
         }
         first_error.map_or(Ok(()), Err)
@@ -715,7 +735,7 @@ impl Relay {
                 Err(err) => {
                     let delay = backoff.next_delay();
                     warn!(
-                        error = ?err,
+                        error = %format_args!("{err:#}"),
                         retry_in_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
                         "outbox relay failed"
                     );
@@ -880,7 +900,11 @@ async fn listen(pool: PgPool, wake: Arc<Notify>) {
             Ok(listener) => listener,
             Err(err) => {
                 let delay = backoff.next_delay();
-                warn!(error = %err, retry_in_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX), "outbox listener cannot connect");
+                warn!(
+                    error = %err,
+                    retry_in_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                    "outbox listener cannot connect"
+                );
                 tokio::time::sleep(delay).await;
                 continue;
             }

@@ -3,7 +3,7 @@
 --
 -- KEYS[1]  {prefix}:snapshot:{environment}  hash: epoch, revision, data
 -- KEYS[2]  {prefix}:environments            set of environment keys
--- KEYS[3]  {prefix}:deleted:{environment}   the epoch of the last deletion
+-- KEYS[3]  {prefix}:deleted:{environment}   set of the environment's deleted epochs
 -- ARGV[1]  mode: "message", "snapshot" or "delete"
 -- ARGV[2]  the channel, {prefix}:changes
 -- ARGV[3]  the change message JSON ("" publishes nothing)
@@ -11,7 +11,7 @@
 -- ARGV[5]  the epoch
 -- ARGV[6]  snapshot mode: the snapshot's revision (decimal)
 -- ARGV[7]  snapshot mode: the snapshot JSON
--- ARGV[8]  delete mode: how long the deletion tombstone lives, in seconds
+-- ARGV[8]  delete mode: how long the deleted-epoch set lives, in seconds
 --
 -- Returns 1 when the snapshot was written (snapshot mode) or the environment
 -- of this epoch is now absent (delete mode), otherwise 0.
@@ -30,7 +30,7 @@ local changed = 0
 
 if mode == 'snapshot' then
   -- A deleted epoch never comes back: a stale relay cannot resurrect it.
-  if redis.call('GET', KEYS[3]) ~= ARGV[5] then
+  if redis.call('SISMEMBER', KEYS[3], ARGV[5]) == 0 then
     local stored = redis.call('HMGET', KEYS[1], 'epoch', 'revision')
     -- Monotonic within an epoch; another epoch (a new history) always wins.
     if not stored[1] or stored[1] ~= ARGV[5] or not stored[2] or less(stored[2], ARGV[6]) then
@@ -48,7 +48,8 @@ elseif mode == 'delete' then
     redis.call('SREM', KEYS[2], ARGV[4])
     changed = 1
   end
-  redis.call('SET', KEYS[3], ARGV[5], 'EX', ARGV[8])
+  redis.call('SADD', KEYS[3], ARGV[5])
+  redis.call('EXPIRE', KEYS[3], ARGV[8])
 elseif mode ~= 'message' then
   return redis.error_reply('unknown publish mode')
 end

@@ -5,10 +5,9 @@
 use halyard_common::model::EnvironmentFlag;
 use halyard_common::{Change, ChangeMessage, EnvironmentKey, Epoch};
 use serde_json::json;
-use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{Actor, Audit, EnvironmentChange, Service, check_version, commit, default_config};
+use super::{Actor, Audit, EnvironmentChange, Service, check_version, commit, default_config, now};
 use crate::error::Error;
 use crate::store::{ConfigRecord, EnvironmentRecord};
 
@@ -30,7 +29,7 @@ impl Service {
         key: EnvironmentKey,
         name: Option<String>,
     ) -> Result<EnvironmentRecord, Error> {
-        let now = OffsetDateTime::now_utc();
+        let now = now();
         let environment = EnvironmentRecord {
             id: Uuid::now_v7(),
             name: name.unwrap_or_else(|| key.to_string()),
@@ -128,7 +127,7 @@ impl Service {
         let before = environment_json(&environment);
         environment.name = name;
         environment.version += 1;
-        environment.updated_at = OffsetDateTime::now_utc();
+        environment.updated_at = now();
         tx.update_environment(&environment).await?;
         let audit = Audit {
             actor,

@@ -10,10 +10,9 @@ use halyard_common::eval::environment::{check_flag, flags_requiring};
 use halyard_common::model::{EnvironmentFlag, Flag, FlagConfig, FlagKind, Operator, Variation};
 use halyard_common::{Change, FlagKey, ValidationError, ValidationErrorKind, VariationKey};
 use serde_json::Value;
-use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{Actor, Audit, EnvironmentChange, Service, check_version, commit, default_config};
+use super::{Actor, Audit, EnvironmentChange, Service, check_version, commit, default_config, now};
 use crate::error::Error;
 use crate::store::{ConfigRecord, EnvironmentRecord, FlagRecord, Tx};
 
@@ -127,7 +126,7 @@ impl Service {
                 .into());
             }
         };
-        let now = OffsetDateTime::now_utc();
+        let now = now();
         let record = FlagRecord {
             id: Uuid::now_v7(),
             flag: Flag {
@@ -214,7 +213,7 @@ impl Service {
             record.flag.tags = tags;
         }
         record.flag.version += 1;
-        record.flag.updated_at = Some(OffsetDateTime::now_utc());
+        record.flag.updated_at = Some(now());
         check_definition(&record.flag)?;
         tx.update_flag(&record).await?;
         let changes = self
@@ -326,7 +325,7 @@ impl Service {
             flag_id: record.id,
             environment_id: env.id,
             config: flag.config.clone(),
-            updated_at: OffsetDateTime::now_utc(),
+            updated_at: now(),
         };
         tx.upsert_config(&saved).await?;
         let audit = Audit {

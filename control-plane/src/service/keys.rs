@@ -13,7 +13,7 @@ use serde_json::json;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{Actor, Audit, EnvironmentChange, Service, commit};
+use super::{Actor, Audit, EnvironmentChange, Service, commit, now};
 use crate::auth::new_record;
 use crate::error::Error;
 use crate::store::{ApiKeyKind, ApiKeyRecord, EnvironmentRecord, Role, Tx};
@@ -96,10 +96,8 @@ impl Service {
             }
             _ => {}
         }
-        if new
-            .expires_at
-            .is_some_and(|at| at <= OffsetDateTime::now_utc())
-        {
+        let expires_at = new.expires_at.map(super::truncate);
+        if expires_at.is_some_and(|at| at <= now()) {
             return Err(invalid("expires_at must be in the future", "expires_at"));
         }
         let mut tx = self.store.begin().await?;
@@ -116,7 +114,7 @@ impl Service {
             new.name,
             new.role,
             environment.as_ref().map(|e| e.id),
-            new.expires_at,
+            expires_at,
         );
         tx.insert_api_key(&record).await?;
         let env_key = environment.as_ref().map(|e| e.key.to_string());
@@ -146,7 +144,7 @@ impl Service {
             .api_key_for_update(id)
             .await?
             .ok_or_else(|| Error::NotFound(format!("key {id}")))?;
-        let now = OffsetDateTime::now_utc();
+        let now = now();
         if !old.is_active(now) {
             return Err(Error::NotFound(format!("active key {id}")));
         }
@@ -192,7 +190,7 @@ impl Service {
             return Ok(key);
         }
         let environment = key_environment(&mut *tx, &key).await?;
-        key.revoked_at = Some(OffsetDateTime::now_utc());
+        key.revoked_at = Some(now());
         tx.update_api_key(&key).await?;
         let env_key = environment.as_ref().map(|e| e.key.to_string());
         let entry = Audit {

@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::environments::LEGACY_ENVIRONMENT;
 use super::flags::{NewFlag, ensure_not_required};
-use super::{Actor, Audit, EnvironmentChange, Service, commit, default_config};
+use super::{Actor, Audit, EnvironmentChange, Service, commit, default_config, now};
 use crate::error::Error;
 use crate::store::{ConfigRecord, EnvironmentRecord, FlagFilter, FlagRecord};
 
@@ -257,7 +257,7 @@ impl Service {
         updated
             .apply_to(&mut full)
             .map_err(|e| Error::from(e).legacy())?;
-        let now = OffsetDateTime::now_utc();
+        let now = now();
         let config_changed = full.config != config.config;
         let mut saved_config = ConfigRecord {
             config: full.config.clone(),

@@ -87,7 +87,7 @@ pub(crate) async fn commit(
     environments: Vec<EnvironmentChange>,
     audit: Vec<AuditEntry>,
 ) -> Result<Vec<u64>, Error> {
-    let now = OffsetDateTime::now_utc();
+    let now = now();
     let mut revisions = Vec::with_capacity(environments.len());
     for EnvironmentChange {
         mut environment,
@@ -136,7 +136,7 @@ impl Audit<'_> {
         }
         AuditEntry {
             id: 0,
-            at: OffsetDateTime::now_utc(),
+            at: now(),
             actor_id: self.actor.id.clone(),
             actor_name: self.actor.name.clone(),
             action: self.action.to_owned(),
@@ -166,6 +166,18 @@ pub fn default_config(flag: &Flag) -> FlagConfig {
         prerequisites: Vec::new(),
         version: 1,
     }
+}
+
+/// The current time at the precision PostgreSQL stores (microseconds), so
+/// that what a change message carries equals what a rebuild reads back.
+pub fn now() -> OffsetDateTime {
+    truncate(OffsetDateTime::now_utc())
+}
+
+/// `at` cut to whole microseconds.
+pub fn truncate(at: OffsetDateTime) -> OffsetDateTime {
+    at.replace_nanosecond(at.nanosecond() / 1_000 * 1_000)
+        .expect("a smaller nanosecond is valid")
 }
 
 /// Checks an optimistic-concurrency version: 428 when missing, 409 when stale.

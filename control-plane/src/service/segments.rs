@@ -4,10 +4,9 @@ use halyard_common::Change;
 use halyard_common::eval::CompiledSegment;
 use halyard_common::eval::environment::flags_using_segment;
 use halyard_common::model::Segment;
-use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{Actor, Audit, EnvironmentChange, Service, check_version, commit};
+use super::{Actor, Audit, EnvironmentChange, Service, check_version, commit, now};
 use crate::error::Error;
 use crate::store::{EnvironmentRecord, SegmentRecord, Tx};
 
@@ -36,7 +35,7 @@ impl Service {
         environment: &str,
         mut segment: Segment,
     ) -> Result<SegmentRecord, Error> {
-        let now = OffsetDateTime::now_utc();
+        let now = now();
         segment.version = 1;
         segment.created_at = Some(now);
         segment.updated_at = Some(now);
@@ -92,7 +91,7 @@ impl Service {
         segment.key = current.segment.key.clone();
         segment.version = current.segment.version + 1;
         segment.created_at = current.segment.created_at;
-        segment.updated_at = Some(OffsetDateTime::now_utc());
+        segment.updated_at = Some(now());
         CompiledSegment::compile(segment.clone())?;
         let record = SegmentRecord {
             id: current.id,

@@ -2,6 +2,7 @@
 //! process on a free port, without persistence, killed on drop. Tests that
 //! only need *a* Redis should use the machine's with a per-test prefix
 //! instead; this one exists for outages.
+#![allow(unreachable_pub, dead_code, reason = "shared by several test binaries")]
 
 use std::io::{BufRead as _, BufReader};
 use std::net::TcpListener;
@@ -71,7 +72,10 @@ impl Drop for RedisServer {
 
 fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("cannot bind a free port");
-    listener.local_addr().expect("bound socket has an address").port()
+    listener
+        .local_addr()
+        .expect("bound socket has an address")
+        .port()
 }
 
 /// Spawns `redis-server` on `port` and waits until it says it accepts
@@ -107,10 +111,10 @@ fn spawn(port: u16) -> Result<Child, String> {
         let mut ready = Some(ready_tx);
         for line in BufReader::new(stdout).lines() {
             let Ok(line) = line else { break };
-            if line.contains("Ready to accept connections") {
-                if let Some(tx) = ready.take() {
-                    let _ = tx.send(Ok(()));
-                }
+            if line.contains("Ready to accept connections")
+                && let Some(tx) = ready.take()
+            {
+                let _ = tx.send(Ok(()));
             }
         }
         if let Some(tx) = ready {

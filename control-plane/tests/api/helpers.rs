@@ -1,0 +1,184 @@
+//! `spawn_app`: a control plane on 127.0.0.1:0 over a fresh database, with a
+//! bootstrap admin key and helpers for authenticated requests.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use halyard_control_plane::auth::Authenticator;
+use halyard_control_plane::metrics::Metrics;
+use halyard_control_plane::service::{Actor, Service};
+use halyard_control_plane::startup::{app, watch_outbox};
+use halyard_control_plane::state::AppState;
+use halyard_control_plane::store::postgres::PgStore;
+use halyard_control_plane::store::{OutboxRow, Store};
+use reqwest::{Method, RequestBuilder, Response};
+use serde_json::Value;
+use sqlx::PgPool;
+use tokio::sync::watch;
+
+/// The bootstrap admin key every test app accepts.
+pub const ADMIN_KEY: &str = "test-bootstrap-admin-key";
+
+/// Largest body the test apps accept (small, so 413 is cheap to test).
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub pool: PgPool,
+    pub store: Arc<dyn Store>,
+    pub service: Service,
+    _server: tokio::task::JoinHandle<()>,
+    _watcher: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // Release the server's and the watcher's connections so the test
+        // database can be dropped.
+        self._server.abort();
+        self._watcher.abort();
+    }
+}
+
+/// Starts a control plane over `pool` (a fresh, migrated database from
+/// `#[sqlx::test]`) with the default environments created.
+pub async fn spawn_app(pool: PgPool) -> TestApp {
+    let store: Arc<dyn Store> = Arc::new(PgStore::from_pool(pool.clone()));
+    let service = Service::new(Arc::clone(&store));
+    service
+        .ensure_default_environments()
+        .await
+        .expect("default environments");
+    let (head_tx, head_rx) = watch::channel(store.outbox_head().await.expect("outbox head"));
+    let watcher = tokio::spawn(watch_outbox(
+        Arc::clone(&store),
+        Some(pool.clone()),
+        head_tx,
+    ));
+    let state = AppState {
+        service: service.clone(),
+        auth: Arc::new(Authenticator::new(Some(ADMIN_KEY))),
+        body_limit: BODY_LIMIT,
+        outbox_head: head_rx,
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind 127.0.0.1:0");
+    let address = format!("http://{}", listener.local_addr().expect("local address"));
+    let router = app(state, Metrics::new());
+    let server = tokio::spawn(async move {
+        axum::serve(listener, router).await.expect("server runs");
+    });
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        pool,
+        store,
+        service,
+        _server: server,
+        _watcher: watcher,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// A request authenticated with `key` in `X-Admin-API-Key`.
+    pub fn request_as(&self, key: &str, method: Method, path: &str) -> RequestBuilder {
+        self.client
+            .request(method, self.url(path))
+            .header("X-Admin-API-Key", key)
+    }
+
+    /// A request authenticated with the bootstrap admin key.
+    pub fn admin(&self, method: Method, path: &str) -> RequestBuilder {
+        self.request_as(ADMIN_KEY, method, path)
+    }
+
+    /// Sends JSON as the bootstrap admin; returns status and body.
+    pub async fn json(&self, method: Method, path: &str, body: &Value) -> (u16, Value) {
+        read(
+            self.admin(method, path)
+                .json(body)
+                .send()
+                .await
+                .expect("request sent"),
+        )
+        .await
+    }
+
+    /// GET as the bootstrap admin.
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        read(
+            self.admin(Method::GET, path)
+                .send()
+                .await
+                .expect("request sent"),
+        )
+        .await
+    }
+
+    /// Creates an admin token with `role` (or an SDK/edge key) through the
+    /// API and returns its plaintext.
+    pub async fn create_key(&self, body: Value) -> (String, String) {
+        let (status, created) = self.json(Method::POST, "/api/admin/keys", &body).await;
+        assert_eq!(status, 201, "creating key {body}: {created}");
+        (
+            created["id"].as_str().unwrap().to_owned(),
+            created["plaintext"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    /// An admin token of `role` ("viewer", "editor", "admin").
+    pub async fn token(&self, role: &str) -> String {
+        self.create_key(
+            serde_json::json!({"name": format!("{role} token"), "kind": "admin", "role": role}),
+        )
+        .await
+        .1
+    }
+
+    /// Every outbox row, in commit order.
+    pub async fn outbox(&self) -> Vec<OutboxRow> {
+        self.store
+            .outbox_after(0, 10_000)
+            .await
+            .expect("outbox readable")
+    }
+
+    /// The current revision of `environment`.
+    pub async fn revision(&self, environment: &str) -> u64 {
+        self.store
+            .environment(environment)
+            .await
+            .expect("readable")
+            .expect("exists")
+            .revision
+    }
+
+    pub fn system() -> Actor {
+        Actor::system()
+    }
+}
+
+/// Status and JSON body (Null when the body is empty or not JSON).
+pub async fn read(response: Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("body readable");
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// Asserts an error body: status, code, and that the message is not empty.
+#[track_caller]
+pub fn assert_error(result: &(u16, Value), status: u16, code: &str) {
+    assert_eq!(result.0, status, "status for {}", result.1);
+    assert_eq!(result.1["error"], code, "code in {}", result.1);
+    assert!(
+        result.1["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "message in {}",
+        result.1
+    );
+}
