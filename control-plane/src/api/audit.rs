@@ -1,13 +1,13 @@
 //! The audit log (`GET /api/admin/audit`): newest first, filterable by flag,
 //! actor and time range, paginated by `before` (the last id of the previous page).
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::extract::Admin;
+use super::extract::{Admin, Query};
 use super::{DEFAULT_PAGE, MAX_PAGE};
 use crate::error::{Error, ErrorBody};
 use crate::state::AppState;
@@ -45,7 +45,8 @@ pub struct AuditQuery {
 pub struct AuditPage {
     /// Newest first.
     pub items: Vec<AuditEntry>,
-    /// Pass as `before` for the next page; absent on the last page.
+    /// Pass as `before` for the next page; absent when this page is not full
+    /// (a full last page is followed by one empty page).
     pub next_before: Option<i64>,
 }
 

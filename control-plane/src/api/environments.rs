@@ -11,11 +11,11 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::environment_or_404;
-use super::extract::{Admin, StrictJson, sent_version};
+use super::extract::{Admin, Administrator, StrictJson, sent_version};
 use crate::error::{Error, ErrorBody};
 use crate::service::Actor;
 use crate::state::AppState;
-use crate::store::{EnvironmentRecord, Role};
+use crate::store::EnvironmentRecord;
 
 /// The routes.
 pub fn router() -> Router<AppState> {
@@ -105,10 +105,9 @@ pub async fn list(
     security(("admin_key" = [])))]
 pub async fn create(
     State(state): State<AppState>,
-    Admin(principal): Admin,
+    Administrator(principal): Administrator,
     StrictJson(body): StrictJson<CreateEnvironmentBody>,
 ) -> Result<impl IntoResponse, Error> {
-    principal.require(Role::Admin, "manage environments")?;
     let env = state
         .service
         .create_environment(&Actor::from(&principal), body.key, body.name)
@@ -135,12 +134,11 @@ pub async fn read(
     security(("admin_key" = [])))]
 pub async fn rename(
     State(state): State<AppState>,
-    Admin(principal): Admin,
+    Administrator(principal): Administrator,
     Path(env): Path<String>,
     headers: HeaderMap,
     StrictJson(body): StrictJson<RenameEnvironmentBody>,
 ) -> Result<Json<EnvironmentView>, Error> {
-    principal.require(Role::Admin, "manage environments")?;
     let version = sent_version(&headers, body.version)?;
     let env = state
         .service
@@ -155,10 +153,9 @@ pub async fn rename(
     responses((status = 204), (status = 404, body = ErrorBody)), security(("admin_key" = [])))]
 pub async fn remove(
     State(state): State<AppState>,
-    Admin(principal): Admin,
+    Administrator(principal): Administrator,
     Path(env): Path<String>,
 ) -> Result<StatusCode, Error> {
-    principal.require(Role::Admin, "manage environments")?;
     state
         .service
         .delete_environment(&Actor::from(&principal), &env)

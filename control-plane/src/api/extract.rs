@@ -12,6 +12,7 @@ use serde::de::DeserializeOwned;
 use crate::auth::{Audience, Principal};
 use crate::error::Error;
 use crate::state::AppState;
+use crate::store::Role;
 
 /// The legacy admin header.
 pub const ADMIN_KEY_HEADER: &str = "x-admin-api-key";
@@ -44,6 +45,58 @@ where
             .authenticate(state.service.store(), presented_key(parts), Audience::Admin)
             .await?;
         Ok(Admin(principal))
+    }
+}
+
+/// An admin token with at least the editor role, checked from the request
+/// head, before any body is read (a viewer learns nothing about validation).
+#[derive(Debug, Clone)]
+pub struct Editor(pub Principal);
+
+/// An admin token with the admin role, checked before any body is read.
+#[derive(Debug, Clone)]
+pub struct Administrator(pub Principal);
+
+async fn authorize<S>(
+    parts: &mut Parts,
+    state: &S,
+    role: Role,
+    action: &'static str,
+) -> Result<Principal, Error>
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    let Admin(principal) = Admin::from_request_parts(parts, state).await?;
+    principal.require(role, action)?;
+    Ok(principal)
+}
+
+impl<S> FromRequestParts<S> for Editor
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
+        authorize(parts, state, Role::Editor, "change flags or segments")
+            .await
+            .map(Editor)
+    }
+}
+
+impl<S> FromRequestParts<S> for Administrator
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
+        authorize(parts, state, Role::Admin, "manage environments or keys")
+            .await
+            .map(Administrator)
     }
 }
 
@@ -100,18 +153,23 @@ where
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Error> {
         let bytes = body_bytes(req, state).await?;
-        let de = &mut serde_json::Deserializer::from_slice(&bytes);
-        serde_path_to_error::deserialize(de)
-            .map(LenientJson)
-            .map_err(|err| {
-                let path = err.path().to_string();
-                let path = (path != ".").then_some(path);
-                let message = match &path {
-                    Some(path) => format!("invalid JSON body at {path}: {}", err.inner()),
-                    None => format!("invalid JSON body: {}", err.inner()),
-                };
-                Error::InvalidRequest { message, path }
-            })
+        let mut de = serde_json::Deserializer::from_slice(&bytes);
+        let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
+            let message = match field_path(&err) {
+                Some(path) => format!("invalid JSON body at {path}: {}", err.inner()),
+                None => format!("invalid JSON body: {}", err.inner()),
+            };
+            // The legacy error body is exactly {error, message}: no path.
+            Error::InvalidRequest {
+                message,
+                path: None,
+            }
+        })?;
+        de.end().map_err(|err| Error::InvalidRequest {
+            message: format!("invalid JSON body: {err}"),
+            path: None,
+        })?;
+        Ok(LenientJson(value))
     }
 }
 
@@ -175,25 +233,87 @@ fn is_json(headers: &HeaderMap) -> bool {
         })
 }
 
-/// Parses `bytes` as `T`, refusing unknown fields anywhere in the document.
+/// The path of a deserialization error: `None` when the document itself is
+/// broken (a syntax error or a truncated body is no field's fault) or the
+/// error concerns the whole document.
+fn field_path(err: &serde_path_to_error::Error<serde_json::Error>) -> Option<String> {
+    if err.inner().is_syntax() || err.inner().is_eof() {
+        return None;
+    }
+    let path = err.path().to_string();
+    (path != "." && !path.contains('?')).then_some(path)
+}
+
+/// Writes an ignored field's path in the error-path syntax (`a.b[0].c`).
+fn ignored_path(path: &serde_ignored::Path<'_>, out: &mut String) {
+    use serde_ignored::Path;
+    match path {
+        Path::Root => {}
+        Path::Seq { parent, index } => {
+            ignored_path(parent, out);
+            out.push_str(&format!("[{index}]"));
+        }
+        Path::Map { parent, key } => {
+            ignored_path(parent, out);
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(key);
+        }
+        Path::Some { parent }
+        | Path::NewtypeStruct { parent }
+        | Path::NewtypeVariant { parent } => {
+            ignored_path(parent, out);
+        }
+    }
+}
+
+/// Parses `bytes` as `T`, refusing unknown fields anywhere in the document
+/// and anything after it.
 pub fn parse_strict<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
     let mut unknown: Option<String> = None;
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    let mut de = serde_json::Deserializer::from_slice(bytes);
     let mut record = |path: serde_ignored::Path<'_>| {
-        unknown.get_or_insert_with(|| path.to_string());
+        if unknown.is_none() {
+            let mut text = String::new();
+            ignored_path(&path, &mut text);
+            unknown = Some(text);
+        }
     };
-    let ignoring = serde_ignored::Deserializer::new(de, &mut record);
-    let value: T = serde_path_to_error::deserialize(ignoring).map_err(|err| {
-        let path = err.path().to_string();
-        let path = if path == "." { String::new() } else { path };
+    let malformed = |path: Option<String>, message: String| {
         Error::Validation(ValidationError::new(
-            path,
-            ValidationErrorKind::Malformed(err.into_inner().to_string()),
+            path.unwrap_or_default(),
+            ValidationErrorKind::Malformed(message),
         ))
-    })?;
+    };
+    let ignoring = serde_ignored::Deserializer::new(&mut de, &mut record);
+    let value: T = serde_path_to_error::deserialize(ignoring)
+        .map_err(|err| malformed(field_path(&err), err.into_inner().to_string()))?;
+    de.end().map_err(|err| malformed(None, err.to_string()))?;
     match unknown {
         Some(path) => Err(Error::UnknownField(path)),
         None => Ok(value),
+    }
+}
+
+/// Query parameters, with a JSON 400 naming the problem when they do not parse.
+#[derive(Debug)]
+pub struct Query<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for Query<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Error> {
+        axum::extract::Query::<T>::try_from_uri(&parts.uri)
+            .map(|axum::extract::Query(value)| Query(value))
+            .map_err(|rejection| Error::InvalidRequest {
+                message: rejection.body_text(),
+                path: None,
+            })
     }
 }
 

@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -22,13 +22,13 @@ use halyard_common::model::{EnvironmentFlag, Flag, FlagConfig, FlagKind, Variati
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::extract::{Admin, StrictJson, sent_version};
+use super::extract::{Admin, Editor, Query, StrictJson, sent_version};
 use super::{ListQuery, PageView, environment_or_404};
 use crate::error::{Error, ErrorBody};
 use crate::service::Actor;
 use crate::service::flags::{FlagUpdate, NewFlag};
 use crate::state::AppState;
-use crate::store::{FlagFilter, FlagRecord, Role};
+use crate::store::{FlagFilter, FlagRecord};
 
 /// The routes.
 pub fn router() -> Router<AppState> {
@@ -133,10 +133,9 @@ pub struct PatchFlagBody {
     security(("admin_key" = [])))]
 pub async fn create(
     State(state): State<AppState>,
-    Admin(principal): Admin,
+    Editor(principal): Editor,
     StrictJson(body): StrictJson<CreateFlagBody>,
 ) -> Result<impl IntoResponse, Error> {
-    principal.require(Role::Editor, "change flags")?;
     let new = NewFlag {
         key: body.key,
         description: body.description,
@@ -232,12 +231,11 @@ pub async fn read_definition(
     security(("admin_key" = [])))]
 pub async fn patch_definition(
     State(state): State<AppState>,
-    Admin(principal): Admin,
+    Editor(principal): Editor,
     Path(key): Path<String>,
     headers: HeaderMap,
     StrictJson(body): StrictJson<PatchFlagBody>,
 ) -> Result<Json<DefinitionView>, Error> {
-    principal.require(Role::Editor, "change flags")?;
     let version = sent_version(&headers, body.version)?;
     let update = FlagUpdate {
         description: body.description,
@@ -258,10 +256,9 @@ pub async fn patch_definition(
     security(("admin_key" = [])))]
 pub async fn remove(
     State(state): State<AppState>,
-    Admin(principal): Admin,
+    Editor(principal): Editor,
     Path(key): Path<String>,
 ) -> Result<StatusCode, Error> {
-    principal.require(Role::Editor, "change flags")?;
     state
         .service
         .delete_flag(&Actor::from(&principal), &key)
@@ -318,12 +315,11 @@ pub async fn read_in_environment(
     security(("admin_key" = [])))]
 pub async fn put_config(
     State(state): State<AppState>,
-    Admin(principal): Admin,
+    Editor(principal): Editor,
     Path((env, key)): Path<(String, String)>,
     headers: HeaderMap,
     StrictJson(config): StrictJson<FlagConfig>,
 ) -> Result<Json<EnvironmentFlagView>, Error> {
-    principal.require(Role::Editor, "change flags")?;
     let version = sent_version(&headers, Some(config.version))?;
     let (record, saved) = state
         .service

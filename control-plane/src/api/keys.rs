@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::extract::{Admin, OptionalStrictJson, StrictJson};
+use super::extract::{Administrator, OptionalStrictJson, StrictJson};
 use crate::error::{Error, ErrorBody};
 use crate::service::Actor;
 use crate::service::keys::{DEFAULT_ROTATION_GRACE, NewKey};
@@ -25,6 +25,13 @@ pub fn router() -> Router<AppState> {
         .route("/api/admin/keys", get(list).post(create))
         .route("/api/admin/keys/{id}", axum::routing::delete(revoke))
         .route("/api/admin/keys/{id}/rotate", post(rotate))
+}
+
+/// The longest rotation grace period accepted.
+pub const MAX_ROTATION_GRACE: Duration = Duration::from_secs(366 * 24 * 60 * 60);
+
+fn parse_id(id: &str) -> Result<Uuid, Error> {
+    Uuid::parse_str(id).map_err(|_| Error::NotFound(format!("key {id}")))
 }
 
 /// A key as listed: masked, never the hash.
@@ -121,9 +128,8 @@ pub struct RotateKeyBody {
     security(("admin_key" = [])))]
 pub async fn list(
     State(state): State<AppState>,
-    Admin(principal): Admin,
+    _admin: Administrator,
 ) -> Result<Json<Vec<KeyView>>, Error> {
-    principal.require(Role::Admin, "manage keys")?;
     let store = state.service.store();
     let environments = store.environments().await?;
     let name_of = |id: Option<Uuid>| {
@@ -144,10 +150,9 @@ pub async fn list(
     security(("admin_key" = [])))]
 pub async fn create(
     State(state): State<AppState>,
-    Admin(principal): Admin,
+    Administrator(principal): Administrator,
     StrictJson(body): StrictJson<CreateKeyBody>,
 ) -> Result<impl IntoResponse, Error> {
-    principal.require(Role::Admin, "manage keys")?;
     let new = NewKey {
         name: body.name,
         kind: body.kind,
@@ -175,14 +180,24 @@ pub async fn create(
     security(("admin_key" = [])))]
 pub async fn rotate(
     State(state): State<AppState>,
-    Admin(principal): Admin,
-    Path(id): Path<Uuid>,
+    Administrator(principal): Administrator,
+    Path(id): Path<String>,
     OptionalStrictJson(body): OptionalStrictJson<RotateKeyBody>,
 ) -> Result<impl IntoResponse, Error> {
-    principal.require(Role::Admin, "manage keys")?;
-    let grace = body
-        .grace_seconds
-        .map_or(DEFAULT_ROTATION_GRACE, Duration::from_secs);
+    let id = parse_id(&id)?;
+    let grace = match body.grace_seconds {
+        None => DEFAULT_ROTATION_GRACE,
+        Some(seconds) if seconds <= MAX_ROTATION_GRACE.as_secs() => Duration::from_secs(seconds),
+        Some(seconds) => {
+            return Err(Error::InvalidRequest {
+                message: format!(
+                    "grace_seconds must be at most {} (366 days), got {seconds}",
+                    MAX_ROTATION_GRACE.as_secs()
+                ),
+                path: Some("grace_seconds".into()),
+            });
+        }
+    };
     let (record, environment, plaintext) = state
         .service
         .rotate_key(&Actor::from(&principal), id, grace)
@@ -201,10 +216,10 @@ pub async fn rotate(
     responses((status = 204), (status = 404, body = ErrorBody)), security(("admin_key" = [])))]
 pub async fn revoke(
     State(state): State<AppState>,
-    Admin(principal): Admin,
-    Path(id): Path<Uuid>,
+    Administrator(principal): Administrator,
+    Path(id): Path<String>,
 ) -> Result<StatusCode, Error> {
-    principal.require(Role::Admin, "manage keys")?;
+    let id = parse_id(&id)?;
     state
         .service
         .revoke_key(&Actor::from(&principal), id)

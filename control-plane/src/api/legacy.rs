@@ -11,12 +11,11 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::extract::{Admin, LenientJson};
+use super::extract::{Admin, Editor, LenientJson};
 use crate::error::Error;
 use crate::service::Actor;
 use crate::service::legacy::{LegacyInput, LegacyView};
 use crate::state::AppState;
-use crate::store::Role;
 
 /// The legacy routes.
 pub fn router() -> Router<AppState> {
@@ -79,10 +78,9 @@ pub async fn list(State(state): State<AppState>, _admin: Admin) -> Result<Json<L
     security(("admin_key" = [])))]
 pub async fn create(
     State(state): State<AppState>,
-    Admin(principal): Admin,
+    Editor(principal): Editor,
     LenientJson(body): LenientJson<LegacyBody>,
 ) -> Result<impl IntoResponse, Error> {
-    principal.require(Role::Editor, "change flags")?;
     let view = state
         .service
         .legacy_create(&Actor::from(&principal), body.into())
@@ -111,11 +109,10 @@ pub async fn read(
     security(("admin_key" = [])))]
 pub async fn update(
     State(state): State<AppState>,
-    Admin(principal): Admin,
+    Editor(principal): Editor,
     Path(id): Path<String>,
     LenientJson(body): LenientJson<LegacyBody>,
 ) -> Result<Json<LegacyView>, Error> {
-    principal.require(Role::Editor, "change flags")?;
     let id = parse_id(&id)?;
     Ok(Json(
         state
@@ -132,10 +129,9 @@ pub async fn update(
     security(("admin_key" = [])))]
 pub async fn remove(
     State(state): State<AppState>,
-    Admin(principal): Admin,
+    Editor(principal): Editor,
     Path(id): Path<String>,
 ) -> Result<StatusCode, Error> {
-    principal.require(Role::Editor, "change flags")?;
     let id = parse_id(&id)?;
     state
         .service
@@ -151,10 +147,9 @@ pub async fn remove(
     security(("admin_key" = [])))]
 pub async fn toggle(
     State(state): State<AppState>,
-    Admin(principal): Admin,
+    Editor(principal): Editor,
     Path(id): Path<String>,
 ) -> Result<Json<LegacyView>, Error> {
-    principal.require(Role::Editor, "change flags")?;
     let id = parse_id(&id)?;
     Ok(Json(
         state

@@ -1,18 +1,18 @@
 //! Segments of one environment (`/api/admin/environments/{env}/segments`).
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use halyard_common::model::Segment;
 
-use super::extract::{Admin, StrictJson, sent_version};
+use super::extract::{Admin, Editor, Query, StrictJson, sent_version};
 use super::{ListQuery, PageView, environment_or_404};
 use crate::error::{Error, ErrorBody};
 use crate::service::Actor;
 use crate::state::AppState;
-use crate::store::{FlagFilter, Role};
+use crate::store::FlagFilter;
 
 /// The routes.
 pub fn router() -> Router<AppState> {
@@ -62,11 +62,10 @@ pub async fn list(
     security(("admin_key" = [])))]
 pub async fn create(
     State(state): State<AppState>,
-    Admin(principal): Admin,
+    Editor(principal): Editor,
     Path(env): Path<String>,
     StrictJson(segment): StrictJson<Segment>,
 ) -> Result<impl IntoResponse, Error> {
-    principal.require(Role::Editor, "change segments")?;
     let record = state
         .service
         .create_segment(&Actor::from(&principal), &env, segment)
@@ -103,12 +102,11 @@ pub async fn read(
     security(("admin_key" = [])))]
 pub async fn replace(
     State(state): State<AppState>,
-    Admin(principal): Admin,
+    Editor(principal): Editor,
     Path((env, key)): Path<(String, String)>,
     headers: HeaderMap,
     StrictJson(segment): StrictJson<Segment>,
 ) -> Result<Json<Segment>, Error> {
-    principal.require(Role::Editor, "change segments")?;
     if segment.key.as_str() != key {
         return Err(Error::InvalidRequest {
             message: format!("key {} does not match the path's {key}", segment.key),
@@ -130,10 +128,9 @@ pub async fn replace(
     security(("admin_key" = [])))]
 pub async fn remove(
     State(state): State<AppState>,
-    Admin(principal): Admin,
+    Editor(principal): Editor,
     Path((env, key)): Path<(String, String)>,
 ) -> Result<StatusCode, Error> {
-    principal.require(Role::Editor, "change segments")?;
     state
         .service
         .delete_segment(&Actor::from(&principal), &env, &key)

@@ -252,6 +252,7 @@ impl Service {
             };
             CompiledFlag::compile(flag.clone())
                 .map_err(|e| within_environment(e.into(), &environment))?;
+            ensure_prerequisites_still_met(tx, &environment, &record.flag).await?;
             changes.push(EnvironmentChange {
                 environment,
                 changes: vec![Change::FlagUpserted { flag }],
@@ -344,6 +345,34 @@ impl Service {
         commit(tx, vec![change], vec![audit]).await?;
         Ok((record, saved))
     }
+}
+
+/// Refuses a definition whose variations no longer include one that another
+/// flag's prerequisite requires (the error names that flag's field).
+async fn ensure_prerequisites_still_met(
+    tx: &mut dyn Tx,
+    environment: &EnvironmentRecord,
+    flag: &Flag,
+) -> Result<(), Error> {
+    for other in tx.environment_flags(environment.id).await? {
+        for (i, prerequisite) in other.config.prerequisites.iter().enumerate() {
+            let missing = prerequisite.flag == flag.key
+                && !flag
+                    .variations
+                    .iter()
+                    .any(|v| v.key == prerequisite.variation);
+            if missing {
+                let path = format!(
+                    "environments.{}.flags.{}.config.prerequisites[{i}].variation",
+                    environment.key, other.flag.key
+                );
+                let kind =
+                    ValidationErrorKind::UnknownVariation(prerequisite.variation.to_string());
+                return Err(ValidationError::new(path, kind).into());
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Names the environment in a validation error's path.

@@ -442,7 +442,9 @@ pub trait Tx: Send {
     /// Saves expiry, revocation and rotation of a key.
     async fn update_api_key(&mut self, key: &ApiKeyRecord) -> StoreResult<()>;
 
-    /// Appends a change message to the outbox (and wakes the relays).
+    /// Appends a change message to the outbox (and wakes the relays). Outbox
+    /// ids must be assigned in commit order (readers follow ids), so call it
+    /// last in a transaction, after every other lock is taken.
     async fn insert_outbox(
         &mut self,
         environment_id: Uuid,

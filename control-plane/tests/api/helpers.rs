@@ -182,3 +182,142 @@ pub fn assert_error(result: &(u16, Value), status: u16, code: &str) {
         result.1
     );
 }
+
+// ---------------------------------------------------------------------------
+// Requests as other callers, and the events feed (roles, keys, audit, events,
+// misc).
+// ---------------------------------------------------------------------------
+
+/// Every wait on the events feed gives up after this long.
+pub const EVENT_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// A `change` event of `GET /api/admin/events`: its id and its message.
+#[derive(Debug, Clone)]
+pub struct ChangeEvent {
+    /// The event id (the outbox position).
+    pub id: i64,
+    /// The raw `data` field.
+    pub data: String,
+    /// `data` parsed.
+    pub message: Value,
+}
+
+/// An open `GET /api/admin/events` stream.
+pub struct EventFeed {
+    stream: std::pin::Pin<
+        Box<dyn futures::Stream<Item = Result<eventsource_stream::Event, String>> + Send>,
+    >,
+}
+
+impl EventFeed {
+    /// The next `change` event; fails the test after [`EVENT_DEADLINE`]
+    /// with `waiting_for` in the message.
+    pub async fn next_change(&mut self, waiting_for: &str) -> ChangeEvent {
+        use futures::StreamExt as _;
+        loop {
+            let event = tokio::time::timeout(EVENT_DEADLINE, self.stream.next())
+                .await
+                .unwrap_or_else(|_| {
+                    panic!("no event within {EVENT_DEADLINE:?} while waiting for {waiting_for}")
+                })
+                .unwrap_or_else(|| panic!("the feed ended while waiting for {waiting_for}"))
+                .unwrap_or_else(|e| panic!("the feed failed while waiting for {waiting_for}: {e}"));
+            if event.event != "change" {
+                continue;
+            }
+            let id = event
+                .id
+                .parse()
+                .unwrap_or_else(|_| panic!("event id {:?} is not a number", event.id));
+            let message = serde_json::from_str(&event.data)
+                .unwrap_or_else(|e| panic!("event data {:?} is not JSON: {e}", event.data));
+            return ChangeEvent {
+                id,
+                data: event.data,
+                message,
+            };
+        }
+    }
+
+    /// The next `n` change events.
+    pub async fn next_changes(&mut self, n: usize, waiting_for: &str) -> Vec<ChangeEvent> {
+        let mut events = Vec::with_capacity(n);
+        for i in 0..n {
+            events.push(
+                self.next_change(&format!("{waiting_for} ({i} of {n} received)"))
+                    .await,
+            );
+        }
+        events
+    }
+}
+
+impl TestApp {
+    /// Sends JSON with `key` in `X-Admin-API-Key`; returns status and body.
+    pub async fn json_as(
+        &self,
+        key: &str,
+        method: Method,
+        path: &str,
+        body: &Value,
+    ) -> (u16, Value) {
+        read(
+            self.request_as(key, method, path)
+                .json(body)
+                .send()
+                .await
+                .expect("request sent"),
+        )
+        .await
+    }
+
+    /// A body-less request with `key` in `X-Admin-API-Key`.
+    pub async fn send_as(&self, key: &str, method: Method, path: &str) -> (u16, Value) {
+        read(
+            self.request_as(key, method, path)
+                .send()
+                .await
+                .expect("request sent"),
+        )
+        .await
+    }
+
+    /// Opens the events feed as `key`, resuming after `last_event_id` when
+    /// given; asserts the stream opened.
+    pub async fn events_as(&self, key: &str, last_event_id: Option<i64>) -> EventFeed {
+        use eventsource_stream::Eventsource as _;
+        use futures::StreamExt as _;
+        let mut request = self.request_as(key, Method::GET, "/api/admin/events");
+        if let Some(id) = last_event_id {
+            request = request.header("Last-Event-ID", id.to_string());
+        }
+        let response = tokio::time::timeout(EVENT_DEADLINE, request.send())
+            .await
+            .expect("the events feed answers in time")
+            .expect("request sent");
+        assert_eq!(response.status(), 200, "the events feed opens");
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        assert!(
+            content_type.starts_with("text/event-stream"),
+            "events feed content type: {content_type}"
+        );
+        EventFeed {
+            stream: Box::pin(
+                response
+                    .bytes_stream()
+                    .eventsource()
+                    .map(|r| r.map_err(|e| e.to_string())),
+            ),
+        }
+    }
+
+    /// The newest outbox id (0 when empty).
+    pub async fn outbox_head(&self) -> i64 {
+        self.store.outbox_head().await.expect("outbox readable")
+    }
+}

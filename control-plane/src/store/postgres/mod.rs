@@ -670,6 +670,11 @@ impl Tx for PgTx {
         environment_id: Uuid,
         message: &ChangeMessage,
     ) -> StoreResult<()> {
+        // Orders outbox ids by commit (re-entrant: cheap after the first insert).
+        sqlx::query(sql!("outbox_order_lock"))
+            .execute(&mut *self.tx)
+            .await
+            .map_err(map_err)?;
         sqlx::query(sql!("outbox_insert"))
             .bind(environment_id)
             .bind(message.environment.as_str())
