@@ -1,6 +1,6 @@
 //! Use-cases. Each write opens one transaction, locks what it changes,
 //! checks versions, validates with `halyard-common`, and ends in
-//! [`commit`], which bumps the revision of every affected environment and
+//! `commit`, which bumps the revision of every affected environment and
 //! writes their change messages and the audit entry in the same commit.
 //! Nothing is published from here: the outbox relay does that after commit.
 
