@@ -43,7 +43,8 @@ fn parse_args() -> Args {
         concurrency: 8,
         seconds: 60,
     };
-    let mut it = std::env::args().skip(1);
+    let mut it = std::env::args();
+    it.next(); // the program name
     while let Some(flag) = it.next() {
         let mut value = || it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
         match flag.as_str() {

@@ -27,99 +27,62 @@ fn presented_key(parts: &Parts) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-/// An authenticated admin token (any role; handlers require more).
-#[derive(Debug, Clone)]
-pub struct Admin(pub Principal);
-
-impl<S> FromRequestParts<S> for Admin
+async fn authenticate<S>(parts: &Parts, state: &S, audience: Audience) -> Result<Principal, Error>
 where
     AppState: FromRef<S>,
     S: Send + Sync,
 {
-    type Rejection = Error;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
-        let state = AppState::from_ref(state);
-        let principal = state
-            .auth
-            .authenticate(state.service.store(), presented_key(parts), Audience::Admin)
-            .await?;
-        Ok(Admin(principal))
-    }
+    let state = AppState::from_ref(state);
+    state
+        .auth
+        .authenticate(state.service.store(), presented_key(parts), audience)
+        .await
 }
 
-/// An admin token with at least the editor role, checked from the request
-/// head, before any body is read (a viewer learns nothing about validation).
-#[derive(Debug, Clone)]
-pub struct Editor(pub Principal);
+/// Declares an extractor for a kind of caller. Authentication and the role
+/// check run on the request head, before any body is read, so a caller
+/// without the right learns nothing about validation.
+macro_rules! caller {
+    ($(#[$doc:meta])* $name:ident, $audience:expr, $required:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone)]
+        pub struct $name(pub Principal);
 
-/// An admin token with the admin role, checked before any body is read.
-#[derive(Debug, Clone)]
-pub struct Administrator(pub Principal);
+        impl<S> FromRequestParts<S> for $name
+        where
+            AppState: FromRef<S>,
+            S: Send + Sync,
+        {
+            type Rejection = Error;
 
-async fn authorize<S>(
-    parts: &mut Parts,
-    state: &S,
-    role: Role,
-    action: &'static str,
-) -> Result<Principal, Error>
-where
-    AppState: FromRef<S>,
-    S: Send + Sync,
-{
-    let Admin(principal) = Admin::from_request_parts(parts, state).await?;
-    principal.require(role, action)?;
-    Ok(principal)
+            async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
+                let principal = authenticate(parts, state, $audience).await?;
+                let required: Option<(Role, &'static str)> = $required;
+                if let Some((role, action)) = required {
+                    principal.require(role, action)?;
+                }
+                Ok($name(principal))
+            }
+        }
+    };
 }
 
-impl<S> FromRequestParts<S> for Editor
-where
-    AppState: FromRef<S>,
-    S: Send + Sync,
-{
-    type Rejection = Error;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
-        authorize(parts, state, Role::Editor, "change flags or segments")
-            .await
-            .map(Editor)
-    }
-}
-
-impl<S> FromRequestParts<S> for Administrator
-where
-    AppState: FromRef<S>,
-    S: Send + Sync,
-{
-    type Rejection = Error;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
-        authorize(parts, state, Role::Admin, "manage environments or keys")
-            .await
-            .map(Administrator)
-    }
-}
-
-/// An authenticated edge token.
-#[derive(Debug, Clone)]
-pub struct Edge(pub Principal);
-
-impl<S> FromRequestParts<S> for Edge
-where
-    AppState: FromRef<S>,
-    S: Send + Sync,
-{
-    type Rejection = Error;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
-        let state = AppState::from_ref(state);
-        let principal = state
-            .auth
-            .authenticate(state.service.store(), presented_key(parts), Audience::Edge)
-            .await?;
-        Ok(Edge(principal))
-    }
-}
+caller!(
+    /// An authenticated admin token of any role (reads).
+    Admin, Audience::Admin, None
+);
+caller!(
+    /// An admin token with at least the editor role.
+    Editor, Audience::Admin, Some((Role::Editor, "change flags or segments"))
+);
+caller!(
+    /// An admin token with the admin role.
+    Administrator, Audience::Admin, Some((Role::Admin, "manage environments or keys"))
+);
+caller!(
+    /// An authenticated edge token.
+    Edge, Audience::Edge, None
+);
 
 async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Error>
 where
