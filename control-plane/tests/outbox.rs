@@ -173,10 +173,12 @@ async fn commit(store: &dyn Store, environment: &str, ops: &[Op]) -> ChangeMessa
                 let flag = match tx.flag_for_update(key).await.expect("read flag") {
                     Some(flag) => flag,
                     None => {
-                        let flag = FlagRecord {
-                            id: Uuid::now_v7(),
-                            flag: boolean_flag(key, at),
-                        };
+                        // Stamped like the services do: the stored id is
+                        // part of what a rebuild reads back.
+                        let id = Uuid::now_v7();
+                        let mut flag = boolean_flag(key, at);
+                        flag.id = Some(id.to_string());
+                        let flag = FlagRecord { id, flag };
                         tx.insert_flag(&flag).await.expect("insert flag");
                         flag
                     }

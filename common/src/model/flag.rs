@@ -56,6 +56,10 @@ pub struct Variation {
 /// A flag's definition, shared by every environment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Flag {
+    /// Stable id assigned by the control plane (the legacy API's `id`, a
+    /// UUID); absent in documents not written by a control plane.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
     /// The flag's key.
     pub key: FlagKey,
     /// Free text.

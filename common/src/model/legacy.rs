@@ -79,6 +79,7 @@ impl LegacyFlag {
         self.check()?;
         Ok(EnvironmentFlag {
             flag: Flag {
+                id: None,
                 key: self.key.clone(),
                 description: self.description.clone(),
                 kind: FlagKind::Boolean,

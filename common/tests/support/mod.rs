@@ -51,6 +51,7 @@ pub fn rollout_flag(key: &str, bucketing: Bucketing, weights: &[u32]) -> Environ
     let variation = |i: usize| VariationKey::parse(format!("v{i}")).unwrap();
     EnvironmentFlag {
         flag: Flag {
+            id: None,
             key: FlagKey::parse(key).unwrap(),
             description: String::new(),
             kind: FlagKind::String,

@@ -127,9 +127,11 @@ impl Service {
             }
         };
         let now = now();
+        let id = Uuid::now_v7();
         let record = FlagRecord {
-            id: Uuid::now_v7(),
+            id,
             flag: Flag {
+                id: Some(id.to_string()),
                 key: new.key,
                 description: new.description,
                 kind: new.kind,

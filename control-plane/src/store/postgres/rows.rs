@@ -105,6 +105,7 @@ impl FlagRow {
         let flag = FlagRecord {
             id: self.id,
             flag: Flag {
+                id: Some(self.id.to_string()),
                 key: FlagKey::parse(self.key).map_err(|e| corrupt("flag key", e))?,
                 description: self.description,
                 kind,
