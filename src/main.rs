@@ -13,6 +13,7 @@ use clap::{Args, Parser, Subcommand};
 use halyard_control_plane::config::ControlPlaneConfig;
 use halyard_control_plane::store::postgres::PgStore;
 use halyard_control_plane::{startup, telemetry};
+use halyard_edge::config::EdgeConfig;
 use secrecy::{ExposeSecret, SecretString};
 
 /// Halyard: self-hosted feature flags.
@@ -27,6 +28,8 @@ struct Cli {
 enum Command {
     /// Run the control plane: admin API, audit log and the outbox relay to Redis.
     ControlPlane(ControlPlaneConfig),
+    /// Run an edge: SDK configurations from snapshots synced through Redis.
+    Edge(EdgeConfig),
     /// Apply pending database migrations and exit.
     Migrate(MigrateArgs),
 }
@@ -45,6 +48,9 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Some(Command::ControlPlane(config)) => {
             startup::run(config, startup::shutdown_signal()).await
+        }
+        Some(Command::Edge(config)) => {
+            halyard_edge::startup::run(config, startup::shutdown_signal()).await
         }
         Some(Command::Migrate(args)) => {
             let options = args

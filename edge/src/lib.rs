@@ -1,7 +1,19 @@
-//! Halyard edge: serves SDK configurations, streams, evaluation and OFREP
-//! from in-memory snapshots.
+//! Halyard edge: serves SDK configurations (and, as this crate grows,
+//! streams, evaluation and OFREP) from in-memory snapshots kept in step with
+//! the control plane through Redis.
 //!
-//! Filled in by the edge issue; for now it only pins the crate graph (`edge`
-//! depends on `common`, never on `control-plane`).
+//! # Layout
+//! - [`config`]: settings (flags and `HALYARD_*` variables).
+//! - [`store`]: every environment's snapshot and the SDK key index, swapped
+//!   whole; bodies built once per revision.
+//! - [`sync`]: subscribe, load, apply by revision, resync, reconnect.
+//! - [`api`]: routes (`/api/client/flags`, health) and SDK key checks.
+//! - [`error`]: the error enum and its mapping to HTTP.
+//! - [`startup`]: wiring and shutdown.
 
-pub use halyard_common as common;
+pub mod api;
+pub mod config;
+pub mod error;
+pub mod startup;
+pub mod store;
+pub mod sync;

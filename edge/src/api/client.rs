@@ -1,0 +1,72 @@
+//! `GET /api/client/flags` (server keys): the key's environment's
+//! configuration. The default is the legacy shape
+//! `{"flags": [{id, key, description, enabled, rollout_percentage,
+//! targeted_users}]}` with only legacy-representable flags;
+//! `?format=full` gives the full model for new SDKs (the snapshot without
+//! key hashes, `docs/protocol.md` §1). Bodies are built once per revision;
+//! `If-None-Match` with the current ETag gets 304.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::Deserialize;
+
+use super::auth::ServerKey;
+use crate::error::Error;
+use crate::store::EdgeStore;
+
+/// Revision of the snapshot a response comes from.
+pub const REVISION_HEADER: &str = "x-halyard-revision";
+
+/// The routes.
+pub fn router() -> Router<Arc<EdgeStore>> {
+    Router::new().route("/api/client/flags", get(flags))
+}
+
+/// `?format=legacy|full`.
+#[derive(Debug, Default, Deserialize)]
+pub struct FormatQuery {
+    format: Option<String>,
+}
+
+async fn flags(
+    State(store): State<Arc<EdgeStore>>,
+    ServerKey(key): ServerKey,
+    Query(query): Query<FormatQuery>,
+    headers: HeaderMap,
+) -> Result<Response, Error> {
+    let environment = store.get(&key.environment).ok_or(Error::NotReady)?;
+    let full = query.format.as_deref() == Some("full");
+    let (body, etag) = if full {
+        (environment.full_body.clone(), environment.etag("full"))
+    } else {
+        (environment.legacy_body.clone(), environment.etag("legacy"))
+    };
+    let revision = HeaderValue::from(environment.snapshot.revision());
+    let etag_value = HeaderValue::from_str(&etag).expect("epochs are printable ASCII");
+    let matches = headers
+        .get(IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|tag| tag.trim().trim_start_matches("W/") == etag)
+        });
+    let mut response = if matches {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        body.into_response()
+    };
+    let headers = response.headers_mut();
+    if !matches {
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    }
+    headers.insert(ETAG, etag_value);
+    headers.insert(REVISION_HEADER, revision);
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    Ok(response)
+}

@@ -1,0 +1,32 @@
+//! `/healthz` (alive) and `/readyz` (every environment has a snapshot).
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{Value, json};
+
+use crate::store::EdgeStore;
+
+/// The routes.
+pub fn router() -> Router<Arc<EdgeStore>> {
+    Router::new()
+        .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
+        .route("/readyz", get(readyz))
+}
+
+async fn readyz(State(store): State<Arc<EdgeStore>>) -> (StatusCode, Json<Value>) {
+    if store.is_ready() {
+        (
+            StatusCode::OK,
+            Json(json!({"status": "ready", "revisions": store.revisions()})),
+        )
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "loading snapshots"})),
+        )
+    }
+}

@@ -1,0 +1,268 @@
+//! Keeps the [`EdgeStore`] in step with the control plane through Redis
+//! (`docs/protocol.md` §4 and §6).
+//!
+//! A session subscribes to the change channel first, then loads every
+//! environment's snapshot (Redis, else the control plane's edge endpoint),
+//! then applies messages strictly by revision: a revision already held is
+//! ignored; another epoch, a gap or an invalid change resyncs that
+//! environment; `environment_created` and `environment_deleted` add and drop
+//! environments. When Redis fails, the edge keeps serving what it holds and
+//! starts a new session after a backoff with jitter (which reloads
+//! everything, so nothing missed meanwhile is lost).
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use futures::StreamExt;
+use halyard_common::{Applied, ChangeMessage, Snapshot, SnapshotData};
+use rand::Rng;
+use redis::AsyncCommands;
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::store::EdgeStore;
+
+/// Where snapshots come from when Redis lacks them.
+#[derive(Debug, Clone)]
+pub struct ControlPlaneSource {
+    /// Base URL, e.g. `http://control-plane:8080`.
+    pub url: String,
+    /// Edge token.
+    pub token: SecretString,
+}
+
+/// The sync task.
+#[derive(Debug, Clone)]
+pub struct Syncer {
+    store: Arc<EdgeStore>,
+    redis: redis::Client,
+    prefix: String,
+    control_plane: Option<ControlPlaneSource>,
+    http: reqwest::Client,
+}
+
+impl Syncer {
+    /// A syncer filling `store` from `redis` (keys under `prefix`).
+    pub fn new(
+        store: Arc<EdgeStore>,
+        redis: redis::Client,
+        prefix: String,
+        control_plane: Option<ControlPlaneSource>,
+    ) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .expect("a plain HTTP client builds");
+        Self {
+            store,
+            redis,
+            prefix,
+            control_plane,
+            http,
+        }
+    }
+
+    fn channel(&self) -> String {
+        format!("{}:changes", self.prefix)
+    }
+
+    /// Runs sessions until `shutdown`, backing off (100 ms doubling to 10 s,
+    /// with jitter) after each failure.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send) {
+        tokio::pin!(shutdown);
+        let mut delay = Duration::from_millis(100);
+        loop {
+            tokio::select! {
+                result = self.session() => match result {
+                    Ok(()) => return,
+                    Err(err) => tracing::warn!(error = format!("{err:#}"), retry_in = ?delay, "edge sync interrupted; serving the last snapshots"),
+                },
+                () = &mut shutdown => return,
+            }
+            let jittered = delay.mul_f64(rand::rng().random_range(0.5..1.5));
+            tokio::select! {
+                () = tokio::time::sleep(jittered) => {}
+                () = &mut shutdown => return,
+            }
+            delay = (delay * 2).min(Duration::from_secs(10));
+        }
+    }
+
+    /// One connection's worth of syncing; returns only on error.
+    async fn session(&self) -> anyhow::Result<()> {
+        let mut pubsub = self
+            .redis
+            .get_async_pubsub()
+            .await
+            .context("connecting to Redis")?;
+        pubsub
+            .subscribe(self.channel())
+            .await
+            .context("subscribing to the change channel")?;
+        let mut conn = self
+            .redis
+            .get_multiplexed_async_connection()
+            .await
+            .context("connecting to Redis")?;
+        self.load_all(&mut conn).await?;
+        self.store.mark_ready();
+        tracing::info!(environments = ?self.store.environments(), "edge in sync");
+        let mut messages = pubsub.on_message();
+        while let Some(message) = messages.next().await {
+            let payload: String = message.get_payload().context("reading a change message")?;
+            self.handle(&mut conn, &payload).await?;
+        }
+        anyhow::bail!("the Redis subscription ended")
+    }
+
+    /// Loads every environment Redis lists (and drops those it no longer does).
+    async fn load_all(&self, conn: &mut redis::aio::MultiplexedConnection) -> anyhow::Result<()> {
+        let mut environments: Vec<String> = conn
+            .smembers(format!("{}:environments", self.prefix))
+            .await?;
+        if environments.is_empty()
+            && let Some(listed) = self.control_plane_environments().await?
+        {
+            environments = listed;
+        }
+        environments.sort();
+        for environment in &environments {
+            self.resync(conn, environment).await?;
+        }
+        self.store.retain(&environments);
+        Ok(())
+    }
+
+    async fn handle(
+        &self,
+        conn: &mut redis::aio::MultiplexedConnection,
+        payload: &str,
+    ) -> anyhow::Result<()> {
+        let message: ChangeMessage = match serde_json::from_str(payload) {
+            Ok(message) => message,
+            Err(err) => {
+                // Without a readable environment, resync everything held.
+                tracing::warn!(error = %err, "unreadable change message; resyncing");
+                return self.load_all(conn).await;
+            }
+        };
+        let environment = message.environment.to_string();
+        let Some(current) = self.store.get(&environment) else {
+            if message.base_revision == 0 {
+                match Snapshot::from_created(&message) {
+                    Ok(snapshot) => {
+                        tracing::info!(environment, "environment created");
+                        self.store.install(snapshot);
+                        return Ok(());
+                    }
+                    Err(err) => tracing::info!(
+                        environment,
+                        code = err.code(),
+                        "cannot start from this message; resyncing"
+                    ),
+                }
+            }
+            return self.resync(conn, &environment).await;
+        };
+        match current.snapshot.apply(&message) {
+            Ok(Applied::Updated(next)) => self.store.install(next),
+            Ok(Applied::Deleted) => {
+                tracing::info!(environment, "environment deleted");
+                self.store.remove(&environment);
+            }
+            Ok(Applied::AlreadyHeld) => {}
+            Err(err) => {
+                tracing::info!(environment, code = err.code(), error = %err, "change does not apply; resyncing");
+                self.resync(conn, &environment).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Replaces one environment with a full snapshot (never going back in
+    /// time within an epoch: a lagging source's older snapshot is ignored).
+    async fn resync(
+        &self,
+        conn: &mut redis::aio::MultiplexedConnection,
+        environment: &str,
+    ) -> anyhow::Result<()> {
+        let stored: Option<String> = conn
+            .hget(format!("{}:snapshot:{environment}", self.prefix), "data")
+            .await?;
+        let data = match stored {
+            Some(json) => Some(
+                serde_json::from_str::<SnapshotData>(&json)
+                    .context("a stored snapshot does not parse")?,
+            ),
+            None => self.control_plane_snapshot(environment).await?,
+        };
+        let Some(data) = data else {
+            tracing::info!(environment, "environment gone");
+            self.store.remove(environment);
+            return Ok(());
+        };
+        let snapshot = Snapshot::build(data)
+            .with_context(|| format!("the snapshot of {environment} does not build"))?;
+        if let Some(current) = self.store.get(environment)
+            && current.snapshot.epoch() == snapshot.epoch()
+            && current.snapshot.revision() > snapshot.revision()
+        {
+            return Ok(());
+        }
+        self.store.install(snapshot);
+        Ok(())
+    }
+
+    async fn control_plane_snapshot(
+        &self,
+        environment: &str,
+    ) -> anyhow::Result<Option<SnapshotData>> {
+        let Some(source) = &self.control_plane else {
+            return Ok(None);
+        };
+        let response = self
+            .http
+            .get(format!(
+                "{}/api/internal/environments/{environment}/snapshot",
+                source.url
+            ))
+            .bearer_auth(source.token.expose_secret())
+            .send()
+            .await
+            .context("fetching a snapshot from the control plane")?;
+        if response.status() == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let response = response
+            .error_for_status()
+            .context("the control plane refused the snapshot request")?;
+        Ok(Some(
+            response
+                .json()
+                .await
+                .context("the control plane's snapshot does not parse")?,
+        ))
+    }
+
+    async fn control_plane_environments(&self) -> anyhow::Result<Option<Vec<String>>> {
+        let Some(source) = &self.control_plane else {
+            return Ok(None);
+        };
+        #[derive(serde::Deserialize)]
+        struct Listed {
+            key: String,
+        }
+        let listed: Vec<Listed> = self
+            .http
+            .get(format!("{}/api/internal/environments", source.url))
+            .bearer_auth(source.token.expose_secret())
+            .send()
+            .await
+            .context("listing environments on the control plane")?
+            .error_for_status()?
+            .json()
+            .await?;
+        Ok(Some(listed.into_iter().map(|l| l.key).collect()))
+    }
+}
