@@ -32,6 +32,18 @@ pub struct ControlPlaneSource {
     pub token: SecretString,
 }
 
+/// What the control plane said about a snapshot.
+enum Fetched {
+    Snapshot(SnapshotData),
+    /// The environment does not exist (authoritative).
+    Gone,
+    /// No control plane configured.
+    Unavailable,
+}
+
+/// Longest wait between reconnection attempts (before jitter of +/- 50%).
+pub const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
 /// The sync task.
 #[derive(Debug, Clone)]
 pub struct Syncer {
@@ -67,7 +79,7 @@ impl Syncer {
         format!("{}:changes", self.prefix)
     }
 
-    /// Runs sessions until `shutdown`, backing off (100 ms doubling to 10 s,
+    /// Runs sessions until `shutdown`, backing off (100 ms doubling to [`MAX_BACKOFF`],
     /// with jitter) after each failure.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) {
         tokio::pin!(shutdown);
@@ -85,7 +97,7 @@ impl Syncer {
                 () = tokio::time::sleep(jittered) => {}
                 () = &mut shutdown => return,
             }
-            delay = (delay * 2).min(Duration::from_secs(10));
+            delay = (delay * 2).min(MAX_BACKOFF);
         }
     }
 
@@ -116,21 +128,39 @@ impl Syncer {
         anyhow::bail!("the Redis subscription ended")
     }
 
-    /// Loads every environment Redis lists (and drops those it no longer does).
+    /// Loads every environment Redis lists, plus every one already held.
+    ///
+    /// Redis may have lost its data (a restart without persistence) until the
+    /// relay writes it again, so what Redis lacks is never taken as deleted:
+    /// only an `environment_deleted` message or the control plane's listing
+    /// removes an environment.
     async fn load_all(&self, conn: &mut redis::aio::MultiplexedConnection) -> anyhow::Result<()> {
         let mut environments: Vec<String> = conn
             .smembers(format!("{}:environments", self.prefix))
             .await?;
-        if environments.is_empty()
-            && let Some(listed) = self.control_plane_environments().await?
-        {
-            environments = listed;
+        let authoritative = match self.control_plane_environments().await {
+            Ok(listed) => listed,
+            Err(err) => {
+                tracing::warn!(
+                    error = format!("{err:#}"),
+                    "cannot list environments on the control plane"
+                );
+                None
+            }
+        };
+        if let Some(listed) = &authoritative {
+            environments.extend(listed.iter().cloned());
         }
+        environments.extend(self.store.environments());
         environments.sort();
+        environments.dedup();
+        if let Some(listed) = &authoritative {
+            environments.retain(|e| listed.contains(e));
+            self.store.retain(&environments);
+        }
         for environment in &environments {
             self.resync(conn, environment).await?;
         }
-        self.store.retain(&environments);
         Ok(())
     }
 
@@ -191,16 +221,22 @@ impl Syncer {
             .hget(format!("{}:snapshot:{environment}", self.prefix), "data")
             .await?;
         let data = match stored {
-            Some(json) => Some(
-                serde_json::from_str::<SnapshotData>(&json)
-                    .context("a stored snapshot does not parse")?,
-            ),
-            None => self.control_plane_snapshot(environment).await?,
-        };
-        let Some(data) = data else {
-            tracing::info!(environment, "environment gone");
-            self.store.remove(environment);
-            return Ok(());
+            Some(json) => serde_json::from_str::<SnapshotData>(&json)
+                .context("a stored snapshot does not parse")?,
+            None => match self.control_plane_snapshot(environment).await? {
+                Fetched::Snapshot(data) => data,
+                Fetched::Gone => {
+                    tracing::info!(environment, "environment gone");
+                    self.store.remove(environment);
+                    return Ok(());
+                }
+                Fetched::Unavailable => {
+                    // Redis lost it and there is no other source: keep
+                    // serving what is held until the relay writes it again.
+                    tracing::warn!(environment, "no snapshot available; serving the one held");
+                    return Ok(());
+                }
+            },
         };
         let snapshot = Snapshot::build(data)
             .with_context(|| format!("the snapshot of {environment} does not build"))?;
@@ -214,12 +250,9 @@ impl Syncer {
         Ok(())
     }
 
-    async fn control_plane_snapshot(
-        &self,
-        environment: &str,
-    ) -> anyhow::Result<Option<SnapshotData>> {
+    async fn control_plane_snapshot(&self, environment: &str) -> anyhow::Result<Fetched> {
         let Some(source) = &self.control_plane else {
-            return Ok(None);
+            return Ok(Fetched::Unavailable);
         };
         let response = self
             .http
@@ -232,12 +265,12 @@ impl Syncer {
             .await
             .context("fetching a snapshot from the control plane")?;
         if response.status() == reqwest::StatusCode::NOT_FOUND {
-            return Ok(None);
+            return Ok(Fetched::Gone);
         }
         let response = response
             .error_for_status()
             .context("the control plane refused the snapshot request")?;
-        Ok(Some(
+        Ok(Fetched::Snapshot(
             response
                 .json()
                 .await

@@ -20,6 +20,9 @@ use halyard_edge::sync::Syncer;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
+#[path = "../../control-plane/tests/support/redis.rs"]
+mod redis_server;
+
 const ADMIN_KEY: &str = "edge-test-admin-key";
 const DEADLINE: Duration = Duration::from_secs(15);
 
@@ -28,6 +31,7 @@ fn redis_url() -> String {
 }
 
 struct Stack {
+    redis: String,
     control_plane: String,
     edge: String,
     http: reqwest::Client,
@@ -41,7 +45,7 @@ impl Drop for Stack {
             task.abort();
         }
         // Best effort: remove this test's Redis keys.
-        if let Ok(client) = redis::Client::open(redis_url())
+        if let Ok(client) = redis::Client::open(self.redis.as_str())
             && let Ok(mut conn) = client.get_connection()
         {
             let keys: Vec<String> = redis::cmd("KEYS")
@@ -66,9 +70,14 @@ async fn serve(router: axum::Router) -> (String, tokio::task::JoinHandle<()>) {
     (address, task)
 }
 
-/// A control plane with its relay; the edge starts separately.
+/// A control plane with its relay on the machine's Redis; the edge starts separately.
 async fn control_plane(pool: PgPool) -> Stack {
-    let redis = redis::Client::open(redis_url()).expect("valid Redis URL");
+    control_plane_on(pool, redis_url()).await
+}
+
+/// A control plane whose relay publishes to the Redis at `redis_url`.
+async fn control_plane_on(pool: PgPool, redis_url: String) -> Stack {
+    let redis = redis::Client::open(redis_url.as_str()).expect("valid Redis URL");
     redis
         .get_multiplexed_async_connection()
         .await
@@ -97,6 +106,7 @@ async fn control_plane(pool: PgPool) -> Stack {
     .with_sweep_interval(Duration::from_millis(200));
     let relay = tokio::spawn(relay.run(pending()));
     Stack {
+        redis: redis_url,
         control_plane,
         edge: String::new(),
         http: reqwest::Client::new(),
@@ -108,7 +118,7 @@ async fn control_plane(pool: PgPool) -> Stack {
 impl Stack {
     async fn start_edge(&mut self) {
         let store = Arc::new(EdgeStore::new());
-        let redis = redis::Client::open(redis_url()).expect("valid Redis URL");
+        let redis = redis::Client::open(self.redis.as_str()).expect("valid Redis URL");
         let syncer = Syncer::new(Arc::clone(&store), redis, self.prefix.clone(), None);
         self.tasks.push(tokio::spawn(syncer.run(pending())));
         let (edge, server) = serve(halyard_edge::api::router(store)).await;
@@ -231,7 +241,12 @@ async fn admin_changes_reach_the_edge_in_both_shapes(pool: PgPool) {
             Some(json!({"key": "banner", "kind": "string", "variations": [{"key": "a", "value": "A"}, {"key": "b", "value": "B"}]})),
         )
         .await;
+    let started = tokio::time::Instant::now();
     let full = loop {
+        assert!(
+            started.elapsed() < DEADLINE,
+            "the full-model flag did not reach the edge within {DEADLINE:?}"
+        );
         let response = stack
             .edge_get("/api/client/flags?format=full", Some(&server_key), None)
             .await;
@@ -269,6 +284,21 @@ async fn etags_revisions_and_key_kinds(pool: PgPool) {
     stack
         .wait_for(&server_key, "the server key", |_| true)
         .await;
+    // Both keys' revisions must have arrived before the ETag is read, or the
+    // client key's revision could change it between the two requests.
+    let started = tokio::time::Instant::now();
+    while stack
+        .edge_get("/api/client/flags", Some(&client_key), None)
+        .await
+        .status()
+        != 403
+    {
+        assert!(
+            started.elapsed() < DEADLINE,
+            "the client key did not reach the edge within {DEADLINE:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
 
     let response = stack
         .edge_get("/api/client/flags", Some(&server_key), None)
@@ -402,4 +432,59 @@ async fn an_edge_started_after_many_changes_serves_the_same_state(pool: PgPool) 
         200,
         "ready once every environment is loaded"
     );
+}
+
+#[sqlx::test(migrator = "halyard_control_plane::store::postgres::MIGRATOR")]
+async fn edges_serve_through_a_redis_outage_and_catch_up(pool: PgPool) {
+    let mut redis = redis_server::RedisServer::new();
+    let mut stack = control_plane_on(pool, redis.url()).await;
+    stack.start_edge().await;
+    let (_, server_key) = stack.sdk_key("server").await;
+    let created = stack
+        .admin(
+            reqwest::Method::POST,
+            "/api/admin/flags",
+            Some(json!({"key": "steady", "enabled": true})),
+        )
+        .await;
+    stack
+        .wait_for(&server_key, "the flag before the outage", |b| {
+            flag(b, "steady").is_some()
+        })
+        .await;
+
+    redis.stop();
+    // The edge keeps serving its last snapshot while Redis is down.
+    for _ in 0..5 {
+        let body = stack
+            .wait_for(&server_key, "serving during the outage", |_| true)
+            .await;
+        assert_eq!(flag(&body, "steady").unwrap()["enabled"], true);
+    }
+    // A change made during the outage commits (the outbox holds it) ...
+    let id = created["id"].as_str().unwrap();
+    stack
+        .admin(
+            reqwest::Method::PATCH,
+            &format!("/api/admin/flags/{id}/toggle"),
+            None,
+        )
+        .await;
+    stack
+        .admin(
+            reqwest::Method::POST,
+            "/api/admin/flags",
+            Some(json!({"key": "during-outage"})),
+        )
+        .await;
+
+    // ... and reaches the edge once Redis is back (empty: it keeps nothing).
+    redis.start();
+    let body = stack
+        .wait_for(&server_key, "the changes made during the outage", |b| {
+            flag(b, "steady").is_some_and(|f| f["enabled"] == false)
+                && flag(b, "during-outage").is_some()
+        })
+        .await;
+    assert_eq!(flag(&body, "steady").unwrap()["enabled"], false);
 }
