@@ -488,3 +488,338 @@ async fn edges_serve_through_a_redis_outage_and_catch_up(pool: PgPool) {
         .await;
     assert_eq!(flag(&body, "steady").unwrap()["enabled"], false);
 }
+
+// ---- evaluation and OFREP ----------------------------------------------------
+
+/// A validator for one schema of the OFREP specification (OpenAPI 3.1, whose
+/// schemas are JSON Schema 2020-12), resolving its `$ref`s in the document.
+fn ofrep_schema(name: &str) -> jsonschema::Validator {
+    let mut spec: Value =
+        serde_norway::from_str(include_str!("ofrep-openapi.yaml")).expect("the OFREP spec parses");
+    // Two corrections to the spec as published, or no success response with a
+    // value could ever validate: `codeDefaultFlag` is `{type: object}` with
+    // no constraint (its description says it has no `value`), and every
+    // integer also matches `floatFlag`, so the value `oneOf` always has
+    // several matches. Apply the described meaning and accept any branch.
+    let schemas = &mut spec["components"]["schemas"];
+    schemas["codeDefaultFlag"]["not"] = json!({"required": ["value"]});
+    let value_types = &mut schemas["evaluationSuccess"]["allOf"][1];
+    let branches = value_types["oneOf"].take();
+    assert!(
+        branches.is_array(),
+        "the spec's value oneOf moved; revisit this correction"
+    );
+    value_types.as_object_mut().unwrap().remove("oneOf");
+    value_types["anyOf"] = branches;
+    spec["$schema"] = json!("https://json-schema.org/draft/2020-12/schema");
+    spec["$ref"] = json!(format!("#/components/schemas/{name}"));
+    jsonschema::validator_for(&spec).expect("the schema compiles")
+}
+
+#[track_caller]
+fn assert_valid(schema: &str, instance: &Value) {
+    let validator = ofrep_schema(schema);
+    let errors: Vec<String> = validator
+        .iter_errors(instance)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{instance} is not a valid OFREP {schema}: {errors:?}"
+    );
+}
+
+impl Stack {
+    async fn edge_post(
+        &self,
+        path: &str,
+        key: &str,
+        body: &str,
+        etag: Option<&str>,
+    ) -> (u16, HeaderMapOwned, Value) {
+        let mut request = self
+            .http
+            .post(format!("{}{path}", self.edge))
+            .header("X-API-Key", key)
+            .header("Content-Type", "application/json")
+            .body(body.to_owned());
+        if let Some(etag) = etag {
+            request = request.header("If-None-Match", etag);
+        }
+        let response = request.send().await.expect("edge answers");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap_or_default();
+        (
+            status,
+            headers,
+            serde_json::from_str(&text).unwrap_or(Value::Null),
+        )
+    }
+}
+
+type HeaderMapOwned = reqwest::header::HeaderMap;
+
+/// Sets up: a legacy flag (50% rollout, one target), a string flag with a
+/// rule on `country`, a disabled flag, a prerequisite chain; returns the keys.
+async fn evaluation_stack(pool: PgPool) -> (Stack, String, String) {
+    let mut stack = control_plane(pool).await;
+    stack.start_edge().await;
+    let (_, server_key) = stack.sdk_key("server").await;
+    let (_, client_key) = stack.sdk_key("client").await;
+    stack
+        .admin(reqwest::Method::POST, "/api/admin/flags", Some(json!({"key": "checkout", "enabled": true, "rollout_percentage": 100, "targeted_users": []})))
+        .await;
+    stack
+        .admin(
+            reqwest::Method::POST,
+            "/api/admin/flags",
+            Some(json!({"key": "dormant", "enabled": false})),
+        )
+        .await;
+    stack
+        .admin(
+            reqwest::Method::POST,
+            "/api/admin/flag-definitions",
+            Some(json!({"key": "banner", "kind": "string", "variations": [{"key": "a", "value": "A"}, {"key": "b", "value": "B"}]})),
+        )
+        .await;
+    stack
+        .admin(
+            reqwest::Method::PUT,
+            "/api/admin/environments/production/flags/banner",
+            Some(json!({"version": 1, "enabled": true, "off_variation": "a", "default": {"variation": "a"},
+                        "rules": [{"id": "fr", "clauses": [{"attribute": "country", "operator": "in", "values": ["FR"]}], "serve": {"variation": "b"}}],
+                        "prerequisites": [{"flag": "dormant", "variation": "true"}]})),
+        )
+        .await;
+    // Wait until the last change is on the edge.
+    let started = tokio::time::Instant::now();
+    loop {
+        let (status, _, body) = stack
+            .edge_post(
+                "/api/evaluate",
+                &server_key,
+                r#"{"context": {"targetingKey": "u1"}}"#,
+                None,
+            )
+            .await;
+        if status == 200 && body["results"]["banner"]["reason"] == "PREREQUISITE_FAILED" {
+            break;
+        }
+        assert!(
+            started.elapsed() < DEADLINE,
+            "the setup did not reach the edge: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    (stack, server_key, client_key)
+}
+
+#[sqlx::test(migrator = "halyard_control_plane::store::postgres::MIGRATOR")]
+async fn evaluate_returns_halyard_results_for_both_key_kinds(pool: PgPool) {
+    let (stack, server_key, client_key) = evaluation_stack(pool).await;
+    for key in [&server_key, &client_key] {
+        let (status, headers, body) = stack
+            .edge_post(
+                "/api/evaluate",
+                key,
+                r#"{"context": {"targetingKey": "u1", "country": "FR"}}"#,
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        assert!(headers.contains_key("x-halyard-revision"));
+        assert_eq!(
+            body["results"]["checkout"],
+            json!({"value": true, "variation": "true", "reason": "SPLIT"})
+        );
+        assert_eq!(
+            body["results"]["dormant"],
+            json!({"value": false, "variation": "false", "reason": "DISABLED"})
+        );
+        assert_eq!(
+            body["results"]["banner"],
+            json!({"value": "A", "variation": "a", "reason": "PREREQUISITE_FAILED", "prerequisite": "dormant"})
+        );
+    }
+    let (_, _, one) = stack
+        .edge_post(
+            "/api/evaluate",
+            &server_key,
+            r#"{"context": {"targetingKey": "u1"}, "flag": "missing"}"#,
+            None,
+        )
+        .await;
+    assert_eq!(
+        one["results"],
+        json!({"missing": {"value": null, "variation": null, "reason": "ERROR", "error_code": "FLAG_NOT_FOUND"}})
+    );
+    let (status, _, _) = stack
+        .edge_post(
+            "/api/evaluate",
+            "hal_cli_unknown",
+            r#"{"context": {}}"#,
+            None,
+        )
+        .await;
+    assert_eq!(status, 401);
+}
+
+#[sqlx::test(migrator = "halyard_control_plane::store::postgres::MIGRATOR")]
+async fn ofrep_single_and_bulk_follow_the_spec(pool: PgPool) {
+    let (stack, _, client_key) = evaluation_stack(pool).await;
+    let context = r#"{"context": {"targetingKey": "u1", "country": "FR"}}"#;
+
+    let (status, _, body) = stack
+        .edge_post(
+            "/ofrep/v1/evaluate/flags/checkout",
+            &client_key,
+            context,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_valid("serverEvaluationSuccess", &body);
+    assert_eq!(
+        (
+            body["key"].clone(),
+            body["reason"].clone(),
+            body["variant"].clone(),
+            body["value"].clone()
+        ),
+        (
+            json!("checkout"),
+            json!("SPLIT"),
+            json!("true"),
+            json!(true)
+        )
+    );
+
+    let (status, _, body) = stack
+        .edge_post(
+            "/ofrep/v1/evaluate/flags/banner",
+            &client_key,
+            context,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_valid("serverEvaluationSuccess", &body);
+    assert_eq!(
+        body["reason"], "DISABLED",
+        "PREREQUISITE_FAILED has no OFREP twin"
+    );
+    assert_eq!(
+        body["metadata"],
+        json!({"halyardReason": "PREREQUISITE_FAILED", "prerequisite": "dormant"})
+    );
+
+    let (status, _, body) = stack
+        .edge_post("/ofrep/v1/evaluate/flags/nope", &client_key, context, None)
+        .await;
+    assert_eq!(status, 404);
+    assert_valid("flagNotFound", &body);
+    assert_eq!(body["errorCode"], "FLAG_NOT_FOUND");
+
+    // A missing targeting key fails only the flags that need one.
+    let (status, _, body) = stack
+        .edge_post(
+            "/ofrep/v1/evaluate/flags/checkout",
+            &client_key,
+            r#"{"context": {"country": "FR"}}"#,
+            None,
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert_valid("evaluationFailure", &body);
+    assert_eq!(body["errorCode"], "TARGETING_KEY_MISSING");
+    let (status, _, body) = stack
+        .edge_post(
+            "/ofrep/v1/evaluate/flags/dormant",
+            &client_key,
+            r#"{"context": {"country": "FR"}}"#,
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, body["reason"].clone()),
+        (200, json!("DISABLED")),
+        "a disabled flag needs no key: {body}"
+    );
+
+    for (input, code) in [
+        ("{", "PARSE_ERROR"),
+        (r#"{"ctx": {}}"#, "PARSE_ERROR"),
+        (r#"{"context": {"targetingKey": 7}}"#, "INVALID_CONTEXT"),
+    ] {
+        let (status, _, body) = stack
+            .edge_post(
+                "/ofrep/v1/evaluate/flags/checkout",
+                &client_key,
+                input,
+                None,
+            )
+            .await;
+        assert_eq!(
+            (status, body["errorCode"].clone()),
+            (400, json!(code)),
+            "{input}: {body}"
+        );
+        assert_valid("evaluationFailure", &body);
+    }
+    let big = format!(
+        r#"{{"context": {{"targetingKey": "u1", "pad": "{}"}}}}"#,
+        "x".repeat(65 * 1024)
+    );
+    let (status, _, _) = stack
+        .edge_post("/ofrep/v1/evaluate/flags/checkout", &client_key, &big, None)
+        .await;
+    assert_eq!(status, 413, "a 65 KiB context");
+
+    // Bulk: every flag, schema-valid, with an ETag that yields 304.
+    let (status, headers, body) = stack
+        .edge_post("/ofrep/v1/evaluate/flags", &client_key, context, None)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_valid("bulkEvaluationSuccess", &body);
+    let keys: Vec<&str> = body["flags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, ["banner", "checkout", "dormant"]);
+    let etag = headers["etag"].to_str().unwrap().to_owned();
+    let (status, _, _) = stack
+        .edge_post(
+            "/ofrep/v1/evaluate/flags",
+            &client_key,
+            context,
+            Some(&etag),
+        )
+        .await;
+    assert_eq!(status, 304, "same epoch, revision and context");
+    let (status, _, _) = stack
+        .edge_post(
+            "/ofrep/v1/evaluate/flags",
+            &client_key,
+            r#"{"context": {"targetingKey": "u2"}}"#,
+            Some(&etag),
+        )
+        .await;
+    assert_eq!(status, 200, "another context is another ETag");
+    let (status, _, body) = stack
+        .edge_post(
+            "/ofrep/v1/evaluate/flags",
+            &client_key,
+            r#"{"context": {"targetingKey": 1}}"#,
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, body["errorCode"].clone()),
+        (400, json!("INVALID_CONTEXT"))
+    );
+    assert_valid("bulkEvaluationFailure", &body);
+}

@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod client;
+pub mod evaluate;
 pub mod health;
 
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use crate::store::EdgeStore;
 pub fn router(store: Arc<EdgeStore>) -> Router {
     Router::new()
         .merge(client::router())
+        .merge(evaluate::router())
         .merge(health::router())
         .with_state(store)
 }
