@@ -823,3 +823,51 @@ async fn ofrep_single_and_bulk_follow_the_spec(pool: PgPool) {
     );
     assert_valid("bulkEvaluationFailure", &body);
 }
+
+#[sqlx::test(migrator = "halyard_control_plane::store::postgres::MIGRATOR")]
+async fn cors_preflight_needs_no_key_and_exposes_revision_headers(pool: PgPool) {
+    let (stack, _, client_key) = evaluation_stack(pool).await;
+    let preflight = stack
+        .http
+        .request(
+            reqwest::Method::OPTIONS,
+            format!("{}/ofrep/v1/evaluate/flags", stack.edge),
+        )
+        .header("Origin", "https://app.example")
+        .header("Access-Control-Request-Method", "POST")
+        .header("Access-Control-Request-Headers", "x-api-key, content-type")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        preflight.status().is_success(),
+        "preflight without a key: {}",
+        preflight.status()
+    );
+    assert_eq!(preflight.headers()["access-control-allow-origin"], "*");
+    let allowed = preflight.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(allowed.contains("x-api-key"), "{allowed}");
+
+    let response = stack
+        .http
+        .post(format!("{}/ofrep/v1/evaluate/flags", stack.edge))
+        .header("Origin", "https://app.example")
+        .header("X-API-Key", &client_key)
+        .header("Content-Type", "application/json")
+        .body(r#"{"context": {"targetingKey": "u1"}}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let exposed = response.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(
+        exposed.contains("etag") && exposed.contains("x-halyard-revision"),
+        "{exposed}"
+    );
+}
