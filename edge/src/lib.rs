@@ -7,6 +7,7 @@
 //! - [`store`]: every environment's snapshot and the SDK key index, swapped
 //!   whole; bodies built once per revision.
 //! - [`sync`]: subscribe, load, apply by revision, resync, reconnect.
+//! - [`stream`]: per-environment broadcast of SSE frames and replay log.
 //! - [`api`]: routes (`/api/client/flags`, health) and SDK key checks.
 //! - [`error`]: the error enum and its mapping to HTTP.
 //! - [`startup`]: wiring and shutdown.
@@ -16,4 +17,5 @@ pub mod config;
 pub mod error;
 pub mod startup;
 pub mod store;
+pub mod stream;
 pub mod sync;

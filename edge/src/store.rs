@@ -18,6 +18,8 @@ use halyard_common::{KeyEntry, Snapshot};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::stream::{EnvironmentStream, Streams};
+
 /// One environment as the edge serves it.
 #[derive(Debug)]
 pub struct EdgeEnvironment {
@@ -27,6 +29,8 @@ pub struct EdgeEnvironment {
     pub legacy_body: Bytes,
     /// The full configuration for SDKs: the snapshot without key hashes.
     pub full_body: Bytes,
+    /// The v2 stream's `put` frame of this revision.
+    pub put_frame: Bytes,
     /// When this revision was installed.
     pub installed_at: Instant,
 }
@@ -64,10 +68,12 @@ impl EdgeEnvironment {
         let legacy_body =
             serde_json::to_vec(&serde_json::json!({ "flags": flags })).expect("serializes");
         let full_body = serde_json::to_vec(&data.clone().without_keys()).expect("serializes");
+        let put_frame = crate::stream::put_frame(snapshot.revision(), &full_body);
         Self {
             snapshot,
             legacy_body: legacy_body.into(),
             full_body: full_body.into(),
+            put_frame,
             installed_at: Instant::now(),
         }
     }
@@ -124,6 +130,7 @@ impl State {
 pub struct EdgeStore {
     state: ArcSwap<State>,
     ready: AtomicBool,
+    streams: Streams,
 }
 
 impl EdgeStore {
@@ -174,6 +181,11 @@ impl EdgeStore {
     /// The SDK key with this SHA-256, if any environment has it.
     pub fn key(&self, sha256: &str) -> Option<KnownKey> {
         self.state.load().keys.get(sha256).cloned()
+    }
+
+    /// The change stream of `environment`.
+    pub fn stream(&self, environment: &str) -> Arc<EnvironmentStream> {
+        self.streams.get(environment)
     }
 
     /// Marks the first full load done.

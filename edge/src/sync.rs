@@ -22,6 +22,7 @@ use redis::AsyncCommands;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::store::EdgeStore;
+use crate::stream::v2_frame;
 
 /// Where snapshots come from when Redis lacks them.
 #[derive(Debug, Clone)]
@@ -184,6 +185,9 @@ impl Syncer {
                     Ok(snapshot) => {
                         tracing::info!(environment, "environment created");
                         self.store.install(snapshot);
+                        self.store
+                            .stream(&environment)
+                            .publish(message.revision, v2_frame(&message));
                         return Ok(());
                     }
                     Err(err) => tracing::info!(
@@ -196,10 +200,16 @@ impl Syncer {
             return self.resync(conn, &environment).await;
         };
         match current.snapshot.apply(&message) {
-            Ok(Applied::Updated(next)) => self.store.install(next),
+            Ok(Applied::Updated(next)) => {
+                self.store.install(next);
+                self.store
+                    .stream(&environment)
+                    .publish(message.revision, v2_frame(&message));
+            }
             Ok(Applied::Deleted) => {
                 tracing::info!(environment, "environment deleted");
                 self.store.remove(&environment);
+                self.store.stream(&environment).reset();
             }
             Ok(Applied::AlreadyHeld) => {}
             Err(err) => {
@@ -228,6 +238,7 @@ impl Syncer {
                 Fetched::Gone => {
                     tracing::info!(environment, "environment gone");
                     self.store.remove(environment);
+                    self.store.stream(environment).reset();
                     return Ok(());
                 }
                 Fetched::Unavailable => {
@@ -247,6 +258,8 @@ impl Syncer {
             return Ok(());
         }
         self.store.install(snapshot);
+        // Replaced wholesale: subscribers get the full configuration again.
+        self.store.stream(environment).reset();
         Ok(())
     }
 

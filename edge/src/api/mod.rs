@@ -4,6 +4,7 @@ pub mod auth;
 pub mod client;
 pub mod evaluate;
 pub mod health;
+pub mod stream;
 
 use std::sync::Arc;
 
@@ -23,6 +24,7 @@ pub fn router(store: Arc<EdgeStore>) -> Router {
     Router::new()
         .merge(client::router())
         .merge(evaluate::router())
+        .merge(stream::router())
         .merge(health::router())
         .with_state(store)
         .layer(cors())
