@@ -97,10 +97,19 @@ pub struct KnownKey {
     pub entry: KeyEntry,
 }
 
+impl KnownKey {
+    /// Whether the key is accepted now (not past its expiry or rotation grace).
+    pub fn is_active(&self) -> bool {
+        self.entry
+            .expires_at
+            .is_none_or(|at| time::OffsetDateTime::now_utc() < at)
+    }
+}
+
 #[derive(Debug, Default)]
 struct State {
     environments: HashMap<String, Arc<EdgeEnvironment>>,
-    keys: HashMap<String, KnownKey>,
+    keys: HashMap<String, Arc<KnownKey>>,
 }
 
 impl State {
@@ -113,10 +122,10 @@ impl State {
                 e.snapshot.keys().iter().map(|k| {
                     (
                         k.sha256.clone(),
-                        KnownKey {
+                        Arc::new(KnownKey {
                             environment: env.clone(),
                             entry: k.clone(),
-                        },
+                        }),
                     )
                 })
             })
@@ -178,8 +187,9 @@ impl EdgeStore {
         keys
     }
 
-    /// The SDK key with this SHA-256, if any environment has it.
-    pub fn key(&self, sha256: &str) -> Option<KnownKey> {
+    /// The SDK key with this SHA-256, if any environment has it (shared,
+    /// so authenticating a request copies no strings).
+    pub fn key(&self, sha256: &str) -> Option<Arc<KnownKey>> {
         self.state.load().keys.get(sha256).cloned()
     }
 

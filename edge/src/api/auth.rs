@@ -9,7 +9,6 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use halyard_common::KeyKind;
 use sha2::{Digest, Sha256};
-use time::OffsetDateTime;
 
 use crate::error::Error;
 use crate::store::{EdgeStore, KnownKey};
@@ -40,7 +39,7 @@ fn presented(parts: &Parts) -> Option<String> {
 
 /// A caller with a valid SDK key of any kind.
 #[derive(Debug, Clone)]
-pub struct SdkKey(pub KnownKey);
+pub struct SdkKey(pub Arc<KnownKey>);
 
 impl FromRequestParts<Arc<EdgeStore>> for SdkKey {
     type Rejection = Error;
@@ -50,21 +49,17 @@ impl FromRequestParts<Arc<EdgeStore>> for SdkKey {
             .filter(|k| !k.is_empty())
             .ok_or(Error::Unauthorized)?;
         let digest = hex::encode(Sha256::digest(key.as_bytes()));
-        let known = store.key(&digest).ok_or(Error::Unauthorized)?;
-        if known
-            .entry
-            .expires_at
-            .is_some_and(|at| at <= OffsetDateTime::now_utc())
-        {
-            return Err(Error::Unauthorized);
-        }
+        let known = store
+            .key(&digest)
+            .filter(|k| k.is_active())
+            .ok_or(Error::Unauthorized)?;
         Ok(SdkKey(known))
     }
 }
 
 /// A caller with a valid server SDK key.
 #[derive(Debug, Clone)]
-pub struct ServerKey(pub KnownKey);
+pub struct ServerKey(pub Arc<KnownKey>);
 
 impl FromRequestParts<Arc<EdgeStore>> for ServerKey {
     type Rejection = Error;

@@ -23,6 +23,17 @@ use crate::store::EdgeStore;
 /// Revision of the snapshot a response comes from.
 pub const REVISION_HEADER: &str = "x-halyard-revision";
 
+/// Whether `If-None-Match` names `etag` (weak or strong, in a list or alone).
+pub fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get(IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|tag| tag.trim().trim_start_matches("W/") == etag)
+        })
+}
+
 /// The routes.
 pub fn router() -> Router<Arc<EdgeStore>> {
     Router::new().route("/api/client/flags", get(flags))
@@ -49,13 +60,7 @@ async fn flags(
     };
     let revision = HeaderValue::from(environment.snapshot.revision());
     let etag_value = HeaderValue::from_str(&etag).expect("epochs are printable ASCII");
-    let matches = headers
-        .get(IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(',')
-                .any(|tag| tag.trim().trim_start_matches("W/") == etag)
-        });
+    let matches = if_none_match(&headers, &etag);
     let mut response = if matches {
         StatusCode::NOT_MODIFIED.into_response()
     } else {

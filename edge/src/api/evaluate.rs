@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Path, Request, State};
-use axum::http::header::{CONTENT_TYPE, ETAG, IF_NONE_MATCH};
+use axum::http::header::{CONTENT_TYPE, ETAG};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -24,7 +24,7 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use super::auth::SdkKey;
-use super::client::REVISION_HEADER;
+use super::client::{REVISION_HEADER, if_none_match};
 use crate::error::Error;
 use crate::store::{EdgeEnvironment, EdgeStore};
 
@@ -242,13 +242,7 @@ async fn ofrep_bulk(
         }
     };
     let etag = bulk_etag(&environment, &raw);
-    let matches = headers
-        .get(IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(',')
-                .any(|tag| tag.trim().trim_start_matches("W/") == etag)
-        });
+    let matches = if_none_match(&headers, &etag);
     let mut response = if matches {
         StatusCode::NOT_MODIFIED.into_response()
     } else {

@@ -24,7 +24,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
 use serde_json::json;
-use time::OffsetDateTime;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::auth::ServerKey;
@@ -46,12 +45,9 @@ pub struct DialectQuery {
     dialect: Option<String>,
 }
 
+/// Whether `key` is still known (not revoked) and active (not expired).
 fn key_still_valid(store: &EdgeStore, key: &KnownKey) -> bool {
-    store.key(&key.entry.sha256).is_some_and(|k| {
-        k.entry
-            .expires_at
-            .is_none_or(|at| OffsetDateTime::now_utc() < at)
-    })
+    store.key(&key.entry.sha256).is_some_and(|k| k.is_active())
 }
 
 const PING_FRAME: &[u8] = b"event: ping\ndata: {}\n\n";
