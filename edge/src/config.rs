@@ -1,6 +1,8 @@
 //! Configuration: command-line flags, each also a `HALYARD_*` variable.
 
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::path::PathBuf;
 
 use clap::Args;
 use secrecy::SecretString;
@@ -15,6 +17,14 @@ pub struct EdgeConfig {
         default_value = "0.0.0.0:8081"
     )]
     pub listen: SocketAddr,
+
+    /// Address of the Prometheus metrics endpoint (`/metrics`).
+    #[arg(
+        long,
+        env = "HALYARD_EDGE_METRICS_LISTEN",
+        default_value = "0.0.0.0:9091"
+    )]
+    pub metrics_listen: SocketAddr,
 
     /// Redis URL the control plane publishes to.
     #[arg(long, env = "HALYARD_REDIS_URL", hide_env_values = true)]
@@ -31,4 +41,14 @@ pub struct EdgeConfig {
     /// Edge token for the control plane's snapshot endpoint.
     #[arg(long, env = "HALYARD_EDGE_TOKEN", hide_env_values = true)]
     pub edge_token: Option<SecretString>,
+
+    /// Directory where the edge keeps the last snapshot of every environment,
+    /// to start from when Redis and the control plane are both unreachable.
+    #[arg(long, env = "HALYARD_EDGE_SNAPSHOT_DIR")]
+    pub snapshot_dir: Option<PathBuf>,
+
+    /// Requests per second allowed per SDK key (bursts of one second's
+    /// worth); over it, 429 with Retry-After. Unlimited when unset.
+    #[arg(long, env = "HALYARD_EDGE_RATE_LIMIT")]
+    pub rate_limit: Option<NonZeroU32>,
 }

@@ -2,7 +2,8 @@
 //! (`{"error": code, "message": text}`).
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::header::RETRY_AFTER;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
@@ -17,6 +18,15 @@ pub enum Error {
     /// A client key on a server-key route.
     #[error("this route needs a server SDK key; client keys may only evaluate")]
     ServerKeyRequired,
+    /// The key is over its rate limit; retry after the duration.
+    #[error("rate limit exceeded for this SDK key; retry after the Retry-After seconds")]
+    RateLimited(std::time::Duration),
+    /// `?dialect=` names no stream dialect.
+    #[error("unknown dialect: the stream's dialect parameter must be legacy or v2")]
+    UnknownDialect,
+    /// `?format=` names no configuration format.
+    #[error("unknown format: the format parameter must be legacy or full")]
+    UnknownFormat,
     /// The key's environment has no snapshot yet.
     #[error("the edge has no snapshot of this environment yet; retry shortly")]
     NotReady,
@@ -33,15 +43,26 @@ impl IntoResponse for Error {
         let (status, code) = match &self {
             Error::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             Error::ServerKeyRequired => (StatusCode::FORBIDDEN, "forbidden"),
+            Error::UnknownFormat => (StatusCode::BAD_REQUEST, "invalid_format"),
+            Error::UnknownDialect => (StatusCode::BAD_REQUEST, "invalid_dialect"),
+            Error::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             Error::NotReady => (StatusCode::SERVICE_UNAVAILABLE, "not_ready"),
         };
-        (
+        let mut response = (
             status,
             Json(Body {
                 error: code,
                 message: self.to_string(),
             }),
         )
-            .into_response()
+            .into_response();
+        if let Error::RateLimited(wait) = self {
+            // Whole seconds, rounded up, at least 1.
+            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+        }
+        response
     }
 }

@@ -1,6 +1,6 @@
-//! Halyard edge: serves SDK configurations (and, as this crate grows,
-//! streams, evaluation and OFREP) from in-memory snapshots kept in step with
-//! the control plane through Redis.
+//! Halyard edge: serves SDK configurations, SSE streams, evaluation and
+//! OFREP from in-memory snapshots kept in step with the control plane
+//! through Redis.
 //!
 //! # Layout
 //! - [`config`]: settings (flags and `HALYARD_*` variables).
@@ -8,14 +8,25 @@
 //!   whole; bodies built once per revision.
 //! - [`sync`]: subscribe, load, apply by revision, resync, reconnect.
 //! - [`stream`]: per-environment broadcast of SSE frames and replay log.
-//! - [`api`]: routes (`/api/client/flags`, health) and SDK key checks.
+//! - [`frames`], [`encoded`]: bytes built once per revision (SSE frames of
+//!   every dialect; bodies and their gzip and brotli forms).
+//! - [`persist`]: the last snapshots on disk, to start without Redis.
+//! - [`state`]: what handlers share (store, metrics, rate limit, shutdown).
+//! - [`metrics`]: Prometheus, on its own listener.
+//! - [`api`]: routes (configuration, streams, evaluation, OFREP, health)
+//!   and SDK key checks.
 //! - [`error`]: the error enum and its mapping to HTTP.
 //! - [`startup`]: wiring and shutdown.
 
 pub mod api;
 pub mod config;
+pub mod encoded;
 pub mod error;
+pub mod frames;
+pub mod metrics;
+pub mod persist;
 pub mod startup;
+pub mod state;
 pub mod store;
 pub mod stream;
 pub mod sync;

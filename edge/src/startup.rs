@@ -1,24 +1,54 @@
-//! Wiring: the store, the sync task and the listener, stopped by one
-//! shutdown future.
+//! Wiring: the shared state, the saved snapshots, the sync and persistence
+//! tasks and the two listeners (API, metrics), stopped by one shutdown
+//! future. On shutdown the API stops accepting, open streams get a
+//! `retry:` and close (so clients reconnect to another edge), and in-flight
+//! requests finish.
 
 use std::future::Future;
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use axum::Router;
+use axum::routing::get;
+use futures::FutureExt as _;
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 
 use crate::api;
 use crate::config::EdgeConfig;
-use crate::store::EdgeStore;
+use crate::persist::SnapshotDir;
+use crate::state::Edge;
 use crate::sync::{ControlPlaneSource, Syncer};
 
-/// Runs an edge until `shutdown` completes.
+/// The metrics router (`/metrics`).
+pub fn metrics_app(edge: Arc<Edge>) -> Router {
+    Router::new().route(
+        "/metrics",
+        get(move || async move { edge.metrics.render(&edge.store) }),
+    )
+}
+
+/// Runs an edge on the configured addresses until `shutdown` completes.
 pub async fn run(
     config: EdgeConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let store = Arc::new(EdgeStore::new());
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
+    let metrics_listener = TcpListener::bind(config.metrics_listen)
+        .await
+        .with_context(|| format!("binding {} (metrics)", config.metrics_listen))?;
+    run_on(config, listener, metrics_listener, shutdown).await
+}
+
+/// Runs an edge on bound listeners (tests bind port 0) until `shutdown`.
+pub async fn run_on(
+    config: EdgeConfig,
+    listener: TcpListener,
+    metrics_listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let redis =
         redis::Client::open(config.redis_url.expose_secret()).context("invalid Redis URL")?;
     let control_plane = match (config.control_plane_url, config.edge_token) {
@@ -26,22 +56,51 @@ pub async fn run(
         (None, None) => None,
         _ => anyhow::bail!("HALYARD_CONTROL_PLANE_URL and HALYARD_EDGE_TOKEN go together"),
     };
-    let shutdown = futures::FutureExt::shared(Box::pin(shutdown));
-    let syncer = Syncer::new(
-        Arc::clone(&store),
-        redis,
-        config.redis_prefix,
-        control_plane,
+    let edge = Arc::new(Edge::new(config.rate_limit));
+    let mut tasks = Vec::new();
+    if let Some(dir) = &config.snapshot_dir {
+        let dir = SnapshotDir::open(dir)?;
+        let saved = dir.load()?;
+        if !saved.is_empty() {
+            tracing::info!(
+                environments = saved.len(),
+                "serving saved snapshots until in sync"
+            );
+            for snapshot in saved {
+                edge.store.install(snapshot);
+            }
+            edge.store.mark_out_of_sync();
+            edge.store.mark_ready();
+        }
+        tasks.push(tokio::spawn(dir.keep_writing(Arc::clone(&edge))));
+    }
+    let shutdown = shutdown.boxed().shared();
+    let syncer = Syncer::new(Arc::clone(&edge), redis, config.redis_prefix, control_plane);
+    tasks.push(tokio::spawn(syncer.run(shutdown.clone())));
+    tracing::info!(
+        address = %listener.local_addr()?,
+        metrics = %metrics_listener.local_addr()?,
+        "edge listening"
     );
-    let sync = tokio::spawn(syncer.run(shutdown.clone()));
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("binding {}", config.listen))?;
-    tracing::info!(address = %listener.local_addr()?, "edge listening");
-    axum::serve(listener, api::router(store))
-        .with_graceful_shutdown(shutdown)
+    let metrics = axum::serve(metrics_listener, metrics_app(Arc::clone(&edge)))
+        .with_graceful_shutdown(shutdown.clone())
+        .into_future();
+    tasks.push(tokio::spawn(async move {
+        if let Err(err) = metrics.await {
+            tracing::error!(error = %err, "the metrics listener failed");
+        }
+    }));
+    let closing = Arc::clone(&edge);
+    axum::serve(listener, api::router(edge))
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: closing streams, draining requests");
+            closing.close_streams();
+        })
         .await
         .context("serving")?;
-    sync.abort();
+    for task in tasks {
+        task.abort();
+    }
     Ok(())
 }

@@ -6,19 +6,24 @@
 //! not depend on the request (the configuration bodies, their ETags) is
 //! built once per revision here, never per request.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
-use halyard_common::model::LegacyFlag;
 use halyard_common::{KeyEntry, Snapshot};
-use serde::Serialize;
 use serde_json::Value;
 
+use crate::encoded::EncodedBody;
+use crate::frames;
+use crate::metrics::FlagCounts;
 use crate::stream::{EnvironmentStream, Streams};
+
+/// Deleted flags remembered per environment, so that the legacy dialect's
+/// full resend can tell a legacy SDK to drop them.
+pub const TOMBSTONES: usize = 1024;
 
 /// One environment as the edge serves it.
 #[derive(Debug)]
@@ -26,65 +31,96 @@ pub struct EdgeEnvironment {
     /// The compiled snapshot.
     pub snapshot: Snapshot,
     /// `{"flags": [...]}` of the legacy-representable flags (legacy SDKs).
-    pub legacy_body: Bytes,
+    pub legacy_body: EncodedBody,
     /// The full configuration for SDKs: the snapshot without key hashes.
-    pub full_body: Bytes,
+    pub full_body: EncodedBody,
     /// The v2 stream's `put` frame of this revision.
     pub put_frame: Bytes,
+    /// The legacy stream's full resend of this revision.
+    pub legacy_resend: Bytes,
+    /// Keys of flags deleted (most recent last, at most [`TOMBSTONES`]).
+    pub tombstones: VecDeque<String>,
     /// When this revision was installed.
     pub installed_at: Instant,
-}
-
-#[derive(Serialize)]
-struct LegacyClientFlag<'a> {
-    id: Option<&'a str>,
-    key: &'a str,
-    description: &'a str,
-    enabled: bool,
-    rollout_percentage: u8,
-    targeted_users: &'a [String],
+    /// Evaluation counters per flag, sorted by flag key.
+    flag_counts: Vec<(String, Arc<FlagCounts>)>,
 }
 
 impl EdgeEnvironment {
-    /// Builds the served form of `snapshot`.
-    pub fn new(snapshot: Snapshot) -> Self {
+    /// Builds the served form of `snapshot`, remembering the flags deleted
+    /// since `previous`.
+    pub fn new(snapshot: Snapshot, previous: Option<&EdgeEnvironment>) -> Self {
         let data = snapshot.to_data();
-        let legacy: Vec<(LegacyFlag, Option<&str>)> = data
+        let mut tombstones = previous.map(|p| p.tombstones.clone()).unwrap_or_default();
+        if let Some(previous) = previous {
+            for flag in previous.snapshot.flags() {
+                let key = flag.key().as_str();
+                if snapshot.flag(key).is_none() {
+                    tombstones.retain(|t| t != key);
+                    tombstones.push_back(key.to_owned());
+                }
+            }
+        }
+        tombstones.retain(|t| snapshot.flag(t).is_none());
+        while tombstones.len() > TOMBSTONES {
+            tombstones.pop_front();
+        }
+        let revision = snapshot.revision();
+        let legacy_body = frames::legacy_body(data.flags.iter());
+        let legacy_resend = frames::legacy_resend(
+            revision,
+            data.flags.iter(),
+            tombstones.iter().map(String::as_str),
+        );
+        // `to_data` sorts flags by key, so `flag_counts` is sorted too.
+        let flag_counts = data
             .flags
             .iter()
-            .filter_map(|f| LegacyFlag::from_environment_flag(f).map(|l| (l, f.flag.id.as_deref())))
-            .collect();
-        let flags: Vec<LegacyClientFlag<'_>> = legacy
-            .iter()
-            .map(|(l, id)| LegacyClientFlag {
-                id: *id,
-                key: l.key.as_str(),
-                description: &l.description,
-                enabled: l.enabled,
-                rollout_percentage: l.rollout_percentage,
-                targeted_users: &l.targeted_users,
+            .map(|f| {
+                let key = f.flag.key.as_str();
+                let previous = previous.and_then(|p| p.counts(key));
+                (key.to_owned(), FlagCounts::for_flag(f, previous))
             })
             .collect();
-        let legacy_body =
-            serde_json::to_vec(&serde_json::json!({ "flags": flags })).expect("serializes");
-        let full_body = serde_json::to_vec(&data.clone().without_keys()).expect("serializes");
-        let put_frame = crate::stream::put_frame(snapshot.revision(), &full_body);
+        let full_body = serde_json::to_vec(&data.without_keys()).expect("serializes");
+        let put_frame = frames::put_frame(revision, &full_body);
         Self {
             snapshot,
-            legacy_body: legacy_body.into(),
-            full_body: full_body.into(),
+            legacy_body: EncodedBody::new(legacy_body),
+            full_body: EncodedBody::new(full_body.into()),
             put_frame,
+            legacy_resend,
+            tombstones,
             installed_at: Instant::now(),
+            flag_counts,
         }
+    }
+
+    /// Every flag's key and evaluation counters, sorted by key (the order
+    /// of all-flags responses).
+    pub fn flag_counts(&self) -> impl Iterator<Item = (&str, &Arc<FlagCounts>)> {
+        self.flag_counts.iter().map(|(k, c)| (k.as_str(), c))
+    }
+
+    /// One flag's evaluation counters.
+    pub fn counts(&self, flag: &str) -> Option<&Arc<FlagCounts>> {
+        self.flag_counts
+            .binary_search_by(|(k, _)| k.as_str().cmp(flag))
+            .ok()
+            .map(|i| &self.flag_counts[i].1)
     }
 
     /// The entity tag of this revision's bodies in `dialect`.
     pub fn etag(&self, dialect: &str) -> String {
         format!(
-            "\"{}-{}-{dialect}\"",
-            self.snapshot.epoch(),
-            self.snapshot.revision()
+            "\"{}-{dialect}\"",
+            frames::config_version(self.snapshot.epoch(), self.snapshot.revision())
         )
+    }
+
+    /// The client event stream's notice of this revision.
+    pub fn refetch_frame(&self) -> Bytes {
+        frames::refetch_frame(self.snapshot.epoch(), self.snapshot.revision())
     }
 }
 
@@ -135,23 +171,45 @@ impl State {
 }
 
 /// Every environment the edge holds.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct EdgeStore {
     state: ArcSwap<State>,
     ready: AtomicBool,
     streams: Streams,
+    /// When the store was created (the origin of `out_of_sync_since`).
+    created: Instant,
+    /// Since when (nanoseconds after `created`, plus 1) the edge has been
+    /// out of touch with Redis; 0 while in sync. Atomic: read per request.
+    out_of_sync_since: AtomicU64,
+}
+
+impl Default for EdgeStore {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl EdgeStore {
     /// An empty, not-ready store.
     pub fn new() -> Self {
-        Self::default()
+        Self {
+            state: ArcSwap::default(),
+            ready: AtomicBool::new(false),
+            streams: Streams::default(),
+            created: Instant::now(),
+            out_of_sync_since: AtomicU64::new(0),
+        }
+    }
+
+    fn origin(&self) -> Instant {
+        self.created
     }
 
     /// Installs (or replaces) an environment's snapshot.
     pub fn install(&self, snapshot: Snapshot) {
         let key = snapshot.environment().to_string();
-        let environment = Arc::new(EdgeEnvironment::new(snapshot));
+        let previous = self.get(&key);
+        let environment = Arc::new(EdgeEnvironment::new(snapshot, previous.as_deref()));
         let next = self.state.load().with(|envs| {
             envs.insert(key, environment);
         });
@@ -206,6 +264,45 @@ impl EdgeStore {
     /// Whether every environment has been loaded once.
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::Acquire)
+    }
+
+    /// Records that the edge is in sync (subscribed and loaded).
+    pub fn mark_in_sync(&self) {
+        self.out_of_sync_since.store(0, Ordering::Release);
+    }
+
+    /// Records that the edge lost its source (kept from the first loss).
+    pub fn mark_out_of_sync(&self) {
+        let now = u64::try_from(self.origin().elapsed().as_nanos()).unwrap_or(u64::MAX - 1) + 1;
+        let _ =
+            self.out_of_sync_since
+                .compare_exchange(0, now, Ordering::AcqRel, Ordering::Acquire);
+    }
+
+    /// How long the edge has served possibly stale snapshots, if it is out
+    /// of sync.
+    pub fn stale_for(&self) -> Option<std::time::Duration> {
+        match self.out_of_sync_since.load(Ordering::Acquire) {
+            0 => None,
+            since => Some(
+                self.origin()
+                    .elapsed()
+                    .saturating_sub(std::time::Duration::from_nanos(since - 1)),
+            ),
+        }
+    }
+
+    /// Every environment held, sorted by key.
+    pub fn all(&self) -> Vec<(String, Arc<EdgeEnvironment>)> {
+        let mut all: Vec<_> = self
+            .state
+            .load()
+            .environments
+            .iter()
+            .map(|(k, e)| (k.clone(), Arc::clone(e)))
+            .collect();
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        all
     }
 
     /// Revision per environment (for headers and metrics).

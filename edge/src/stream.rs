@@ -12,9 +12,9 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
-use bytes::Bytes;
-use halyard_common::{Change, ChangeMessage};
 use tokio::sync::broadcast;
+
+use crate::frames::RevisionFrames;
 
 /// Revisions kept for replay per environment.
 pub const LOG_CAPACITY: usize = 1024;
@@ -24,49 +24,16 @@ pub const CHANNEL_CAPACITY: usize = 256;
 /// What subscribers receive.
 #[derive(Debug, Clone)]
 pub enum StreamEvent {
-    /// One revision's changes as a ready SSE frame.
-    Frame {
-        /// The revision it produces.
-        revision: u64,
-        /// `id: <revision>\nevent: patch|delete\ndata: ...\n\n`.
-        bytes: Bytes,
-    },
+    /// One revision's frames in every dialect.
+    Frame(Arc<RevisionFrames>),
     /// The environment was replaced wholesale (resync) or deleted: send the
     /// current full configuration, or end the stream if it is gone.
     Reset,
 }
 
-/// The v2 frame of one change message (SDK form, without key changes):
-/// `delete` when the revision only deletes flags or segments, else `patch`.
-pub fn v2_frame(message: &ChangeMessage) -> Bytes {
-    let message = message.clone().without_keys();
-    let only_deletions = !message.changes.is_empty()
-        && message.changes.iter().all(|c| {
-            matches!(
-                c,
-                Change::FlagDeleted { .. } | Change::SegmentDeleted { .. }
-            )
-        });
-    let event = if only_deletions { "delete" } else { "patch" };
-    let data = serde_json::to_string(&message).expect("messages serialize");
-    Bytes::from(format!(
-        "id: {}\nevent: {event}\ndata: {data}\n\n",
-        message.revision
-    ))
-}
-
-/// The v2 `put` frame of a full configuration.
-pub fn put_frame(revision: u64, full_body: &[u8]) -> Bytes {
-    let mut frame = Vec::with_capacity(full_body.len() + 32);
-    frame.extend_from_slice(format!("id: {revision}\nevent: put\ndata: ").as_bytes());
-    frame.extend_from_slice(full_body);
-    frame.extend_from_slice(b"\n\n");
-    Bytes::from(frame)
-}
-
 #[derive(Debug)]
 struct Log {
-    frames: VecDeque<(u64, Bytes)>,
+    frames: VecDeque<Arc<RevisionFrames>>,
 }
 
 /// One environment's stream.
@@ -80,7 +47,7 @@ pub struct EnvironmentStream {
 #[derive(Debug)]
 pub enum Start {
     /// Replay these frames (possibly none), then follow the receiver.
-    Replay(Vec<Bytes>),
+    Replay(Vec<Arc<RevisionFrames>>),
     /// Send the full configuration first (no `Last-Event-ID`, or too old).
     Full,
 }
@@ -96,15 +63,16 @@ impl EnvironmentStream {
         }
     }
 
-    /// Logs and broadcasts one revision's frame.
-    pub fn publish(&self, revision: u64, bytes: Bytes) {
+    /// Logs and broadcasts one revision's frames.
+    pub fn publish(&self, frames: RevisionFrames) {
+        let frames = Arc::new(frames);
         // A std mutex: held for a push and a send, never across an await.
         let mut log = self.log.lock().expect("stream log lock");
         if log.frames.len() == LOG_CAPACITY {
             log.frames.pop_front();
         }
-        log.frames.push_back((revision, bytes.clone()));
-        let _ = self.sender.send(StreamEvent::Frame { revision, bytes });
+        log.frames.push_back(Arc::clone(&frames));
+        let _ = self.sender.send(StreamEvent::Frame(frames));
     }
 
     /// Forgets the log and tells subscribers to resend everything.
@@ -124,23 +92,26 @@ impl EnvironmentStream {
         let log = self.log.lock().expect("stream log lock");
         let receiver = self.sender.subscribe();
         let start = match last_seen {
-            None => Start::Full,
-            Some(seen) if seen >= current => Start::Replay(Vec::new()),
-            Some(seen) => {
-                // Replayable only if the log holds every revision after `seen`.
-                let first = log.frames.front().map(|(r, _)| *r);
-                if first.is_some_and(|first| first <= seen + 1) {
-                    Start::Replay(
-                        log.frames
-                            .iter()
-                            .filter(|(r, _)| *r > seen)
-                            .map(|(_, b)| b.clone())
-                            .collect(),
-                    )
-                } else {
-                    Start::Full
-                }
+            // Replayable only if the log holds every revision after `seen`
+            // and `seen` is not ahead of us. An empty log (a fresh edge, or
+            // a resync that may have changed the epoch) cannot vouch for
+            // the client's state, so it gets everything.
+            Some(seen)
+                if seen <= current
+                    && log
+                        .frames
+                        .front()
+                        .is_some_and(|first| first.revision <= seen + 1) =>
+            {
+                Start::Replay(
+                    log.frames
+                        .iter()
+                        .filter(|f| f.revision > seen)
+                        .cloned()
+                        .collect(),
+                )
             }
+            _ => Start::Full,
         };
         (start, receiver)
     }
@@ -173,22 +144,43 @@ impl Streams {
 mod tests {
     use super::*;
 
-    fn frame(revision: u64) -> Bytes {
-        Bytes::from(format!("id: {revision}\n\n"))
+    fn frame(revision: u64) -> RevisionFrames {
+        let bytes = bytes::Bytes::from(format!("id: {revision}\n\n"));
+        RevisionFrames {
+            revision,
+            v2: bytes.clone(),
+            legacy: bytes.clone(),
+            refetch: bytes,
+        }
+    }
+
+    fn revisions(frames: &[Arc<RevisionFrames>]) -> Vec<u64> {
+        frames.iter().map(|f| f.revision).collect()
     }
 
     #[test]
     fn replays_exactly_what_follows_last_event_id() {
         let stream = EnvironmentStream::new();
         for revision in 2..=5 {
-            stream.publish(revision, frame(revision));
+            stream.publish(frame(revision));
         }
         let (start, _) = stream.subscribe(Some(3), 5);
         match start {
-            Start::Replay(frames) => assert_eq!(frames, vec![frame(4), frame(5)]),
+            Start::Replay(frames) => assert_eq!(revisions(&frames), vec![4, 5]),
             Start::Full => panic!("revisions 4 and 5 are in the log"),
         }
         assert!(matches!(stream.subscribe(Some(5), 5).0, Start::Replay(f) if f.is_empty()));
+        assert!(
+            matches!(stream.subscribe(Some(9), 5).0, Start::Full),
+            "ahead of the edge (another history): full resend"
+        );
+        assert!(
+            matches!(
+                EnvironmentStream::new().subscribe(Some(5), 5).0,
+                Start::Full
+            ),
+            "an empty log cannot vouch for the client: full resend"
+        );
         assert!(
             matches!(stream.subscribe(None, 5).0, Start::Full),
             "no Last-Event-ID: full configuration"
@@ -203,7 +195,7 @@ mod tests {
     fn the_log_is_bounded_and_reset_forgets_it() {
         let stream = EnvironmentStream::new();
         for revision in 1..=(LOG_CAPACITY as u64 + 10) {
-            stream.publish(revision, frame(revision));
+            stream.publish(frame(revision));
         }
         assert!(matches!(
             stream.subscribe(Some(5), LOG_CAPACITY as u64 + 10).0,

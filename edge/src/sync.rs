@@ -21,8 +21,8 @@ use rand::Rng;
 use redis::AsyncCommands;
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::store::EdgeStore;
-use crate::stream::v2_frame;
+use crate::frames::RevisionFrames;
+use crate::state::Edge;
 
 /// Where snapshots come from when Redis lacks them.
 #[derive(Debug, Clone)]
@@ -48,7 +48,7 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// The sync task.
 #[derive(Debug, Clone)]
 pub struct Syncer {
-    store: Arc<EdgeStore>,
+    edge: Arc<Edge>,
     redis: redis::Client,
     prefix: String,
     control_plane: Option<ControlPlaneSource>,
@@ -56,9 +56,9 @@ pub struct Syncer {
 }
 
 impl Syncer {
-    /// A syncer filling `store` from `redis` (keys under `prefix`).
+    /// A syncer filling `edge`'s store from `redis` (keys under `prefix`).
     pub fn new(
-        store: Arc<EdgeStore>,
+        edge: Arc<Edge>,
         redis: redis::Client,
         prefix: String,
         control_plane: Option<ControlPlaneSource>,
@@ -68,7 +68,7 @@ impl Syncer {
             .build()
             .expect("a plain HTTP client builds");
         Self {
-            store,
+            edge,
             redis,
             prefix,
             control_plane,
@@ -89,7 +89,10 @@ impl Syncer {
             tokio::select! {
                 result = self.session() => match result {
                     Ok(()) => return,
-                    Err(err) => tracing::warn!(error = format!("{err:#}"), retry_in = ?delay, "edge sync interrupted; serving the last snapshots"),
+                    Err(err) => {
+                        self.edge.store.mark_out_of_sync();
+                        tracing::warn!(error = format!("{err:#}"), retry_in = ?delay, "edge sync interrupted; serving the last snapshots");
+                    }
                 },
                 () = &mut shutdown => return,
             }
@@ -119,8 +122,9 @@ impl Syncer {
             .await
             .context("connecting to Redis")?;
         self.load_all(&mut conn).await?;
-        self.store.mark_ready();
-        tracing::info!(environments = ?self.store.environments(), "edge in sync");
+        self.edge.store.mark_ready();
+        self.edge.store.mark_in_sync();
+        tracing::info!(environments = ?self.edge.store.environments(), "edge in sync");
         let mut messages = pubsub.on_message();
         while let Some(message) = messages.next().await {
             let payload: String = message.get_payload().context("reading a change message")?;
@@ -152,12 +156,12 @@ impl Syncer {
         if let Some(listed) = &authoritative {
             environments.extend(listed.iter().cloned());
         }
-        environments.extend(self.store.environments());
+        environments.extend(self.edge.store.environments());
         environments.sort();
         environments.dedup();
         if let Some(listed) = &authoritative {
             environments.retain(|e| listed.contains(e));
-            self.store.retain(&environments);
+            self.edge.store.retain(&environments);
         }
         for environment in &environments {
             self.resync(conn, environment).await?;
@@ -175,19 +179,21 @@ impl Syncer {
             Err(err) => {
                 // Without a readable environment, resync everything held.
                 tracing::warn!(error = %err, "unreadable change message; resyncing");
+                self.count_resync("unreadable_message");
                 return self.load_all(conn).await;
             }
         };
         let environment = message.environment.to_string();
-        let Some(current) = self.store.get(&environment) else {
+        let store = &self.edge.store;
+        let Some(current) = store.get(&environment) else {
             if message.base_revision == 0 {
                 match Snapshot::from_created(&message) {
                     Ok(snapshot) => {
                         tracing::info!(environment, "environment created");
-                        self.store.install(snapshot);
-                        self.store
+                        store.install(snapshot);
+                        store
                             .stream(&environment)
-                            .publish(message.revision, v2_frame(&message));
+                            .publish(RevisionFrames::of(&message));
                         return Ok(());
                     }
                     Err(err) => tracing::info!(
@@ -197,27 +203,38 @@ impl Syncer {
                     ),
                 }
             }
+            self.count_resync("unknown_environment");
             return self.resync(conn, &environment).await;
         };
         match current.snapshot.apply(&message) {
             Ok(Applied::Updated(next)) => {
-                self.store.install(next);
-                self.store
+                store.install(next);
+                store
                     .stream(&environment)
-                    .publish(message.revision, v2_frame(&message));
+                    .publish(RevisionFrames::of(&message));
+                let lag = time::OffsetDateTime::now_utc() - message.committed_at;
+                self.edge
+                    .metrics
+                    .propagation
+                    .observe(lag.as_seconds_f64().max(0.0));
             }
             Ok(Applied::Deleted) => {
                 tracing::info!(environment, "environment deleted");
-                self.store.remove(&environment);
-                self.store.stream(&environment).reset();
+                store.remove(&environment);
+                store.stream(&environment).reset();
             }
             Ok(Applied::AlreadyHeld) => {}
             Err(err) => {
                 tracing::info!(environment, code = err.code(), error = %err, "change does not apply; resyncing");
+                self.count_resync(err.code());
                 self.resync(conn, &environment).await?;
             }
         }
         Ok(())
+    }
+
+    fn count_resync(&self, reason: &str) {
+        self.edge.metrics.resyncs.with_label_values(&[reason]).inc();
     }
 
     /// Replaces one environment with a full snapshot (never going back in
@@ -237,8 +254,8 @@ impl Syncer {
                 Fetched::Snapshot(data) => data,
                 Fetched::Gone => {
                     tracing::info!(environment, "environment gone");
-                    self.store.remove(environment);
-                    self.store.stream(environment).reset();
+                    self.edge.store.remove(environment);
+                    self.edge.store.stream(environment).reset();
                     return Ok(());
                 }
                 Fetched::Unavailable => {
@@ -251,15 +268,15 @@ impl Syncer {
         };
         let snapshot = Snapshot::build(data)
             .with_context(|| format!("the snapshot of {environment} does not build"))?;
-        if let Some(current) = self.store.get(environment)
+        if let Some(current) = self.edge.store.get(environment)
             && current.snapshot.epoch() == snapshot.epoch()
             && current.snapshot.revision() > snapshot.revision()
         {
             return Ok(());
         }
-        self.store.install(snapshot);
+        self.edge.store.install(snapshot);
         // Replaced wholesale: subscribers get the full configuration again.
-        self.store.stream(environment).reset();
+        self.edge.store.stream(environment).reset();
         Ok(())
     }
 

@@ -2,7 +2,7 @@
 //! presented key is hashed (SHA-256) and looked up by its hash, so the time
 //! taken does not depend on how much of a guess matches a real key.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
@@ -11,7 +11,20 @@ use halyard_common::KeyKind;
 use sha2::{Digest, Sha256};
 
 use crate::error::Error;
-use crate::store::{EdgeStore, KnownKey};
+use crate::state::Edge;
+use crate::store::KnownKey;
+
+/// Where the key extractor leaves the caller's key for the response-header
+/// middleware (which adds the environment's revision to error responses).
+#[derive(Debug, Clone, Default)]
+pub struct CallerSlot(Arc<OnceLock<Arc<KnownKey>>>);
+
+impl CallerSlot {
+    /// The authenticated caller, if any.
+    pub fn get(&self) -> Option<&Arc<KnownKey>> {
+        self.0.get()
+    }
+}
 
 fn presented(parts: &Parts) -> Option<String> {
     for header in ["x-sdk-key", "x-api-key"] {
@@ -41,18 +54,24 @@ fn presented(parts: &Parts) -> Option<String> {
 #[derive(Debug, Clone)]
 pub struct SdkKey(pub Arc<KnownKey>);
 
-impl FromRequestParts<Arc<EdgeStore>> for SdkKey {
+impl FromRequestParts<Arc<Edge>> for SdkKey {
     type Rejection = Error;
 
-    async fn from_request_parts(parts: &mut Parts, store: &Arc<EdgeStore>) -> Result<Self, Error> {
+    async fn from_request_parts(parts: &mut Parts, edge: &Arc<Edge>) -> Result<Self, Error> {
         let key = presented(parts)
             .filter(|k| !k.is_empty())
             .ok_or(Error::Unauthorized)?;
         let digest = hex::encode(Sha256::digest(key.as_bytes()));
-        let known = store
+        let known = edge
+            .store
             .key(&digest)
             .filter(|k| k.is_active())
             .ok_or(Error::Unauthorized)?;
+        if let Some(slot) = parts.extensions.get::<CallerSlot>() {
+            let _ = slot.0.set(Arc::clone(&known));
+        }
+        edge.check_rate(&known.entry.id)
+            .map_err(Error::RateLimited)?;
         Ok(SdkKey(known))
     }
 }
@@ -61,11 +80,11 @@ impl FromRequestParts<Arc<EdgeStore>> for SdkKey {
 #[derive(Debug, Clone)]
 pub struct ServerKey(pub Arc<KnownKey>);
 
-impl FromRequestParts<Arc<EdgeStore>> for ServerKey {
+impl FromRequestParts<Arc<Edge>> for ServerKey {
     type Rejection = Error;
 
-    async fn from_request_parts(parts: &mut Parts, store: &Arc<EdgeStore>) -> Result<Self, Error> {
-        let SdkKey(known) = SdkKey::from_request_parts(parts, store).await?;
+    async fn from_request_parts(parts: &mut Parts, edge: &Arc<Edge>) -> Result<Self, Error> {
+        let SdkKey(known) = SdkKey::from_request_parts(parts, edge).await?;
         match known.entry.kind {
             KeyKind::Server => Ok(ServerKey(known)),
             KeyKind::Client => Err(Error::ServerKeyRequired),

@@ -4,21 +4,25 @@
 //! targeted_users}]}` with only legacy-representable flags;
 //! `?format=full` gives the full model for new SDKs (the snapshot without
 //! key hashes, `docs/protocol.md` §1). Bodies are built once per revision;
-//! `If-None-Match` with the current ETag gets 304.
+//! `If-None-Match` with the current ETag gets 304; `Accept-Encoding` gets
+//! brotli or gzip, each compressed once per revision.
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Query, State};
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
+use axum::http::header::{
+    CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, ETAG, IF_NONE_MATCH, VARY,
+};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
 
 use super::auth::ServerKey;
+use crate::encoded::Encoding;
 use crate::error::Error;
-use crate::store::EdgeStore;
+use crate::state::Edge;
 
 /// Revision of the snapshot a response comes from.
 pub const REVISION_HEADER: &str = "x-halyard-revision";
@@ -35,7 +39,7 @@ pub fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
 }
 
 /// The routes.
-pub fn router() -> Router<Arc<EdgeStore>> {
+pub fn router() -> Router<Arc<Edge>> {
     Router::new().route("/api/client/flags", get(flags))
 }
 
@@ -46,30 +50,34 @@ pub struct FormatQuery {
 }
 
 async fn flags(
-    State(store): State<Arc<EdgeStore>>,
+    State(edge): State<Arc<Edge>>,
     ServerKey(key): ServerKey,
     Query(query): Query<FormatQuery>,
     headers: HeaderMap,
 ) -> Result<Response, Error> {
-    let environment = store.get(&key.environment).ok_or(Error::NotReady)?;
-    let full = query.format.as_deref() == Some("full");
-    let (body, etag) = if full {
-        (environment.full_body.clone(), environment.etag("full"))
-    } else {
-        (environment.legacy_body.clone(), environment.etag("legacy"))
+    let environment = edge.store.get(&key.environment).ok_or(Error::NotReady)?;
+    let (body, etag) = match query.format.as_deref() {
+        None | Some("legacy") => (&environment.legacy_body, environment.etag("legacy")),
+        Some("full") => (&environment.full_body, environment.etag("full")),
+        Some(_) => return Err(Error::UnknownFormat),
     };
+    let encoding = Encoding::negotiate(&headers);
     let revision = HeaderValue::from(environment.snapshot.revision());
     let etag_value = HeaderValue::from_str(&etag).expect("epochs are printable ASCII");
     let matches = if_none_match(&headers, &etag);
     let mut response = if matches {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        body.into_response()
+        body.get(encoding).into_response()
     };
     let headers = response.headers_mut();
     if !matches {
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if let Some(coding) = encoding.header() {
+            headers.insert(CONTENT_ENCODING, HeaderValue::from_static(coding));
+        }
     }
+    headers.insert(VARY, HeaderValue::from_static("accept-encoding"));
     headers.insert(ETAG, etag_value);
     headers.insert(REVISION_HEADER, revision);
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));

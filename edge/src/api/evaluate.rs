@@ -26,13 +26,14 @@ use sha2::{Digest, Sha256};
 use super::auth::SdkKey;
 use super::client::{REVISION_HEADER, if_none_match};
 use crate::error::Error;
-use crate::store::{EdgeEnvironment, EdgeStore};
+use crate::state::Edge;
+use crate::store::EdgeEnvironment;
 
 /// Largest accepted request body.
 pub const MAX_BODY: usize = 64 * 1024;
 
 /// The routes.
-pub fn router() -> Router<Arc<EdgeStore>> {
+pub fn router() -> Router<Arc<Edge>> {
     Router::new()
         .route("/api/evaluate", post(evaluate))
         .route("/ofrep/v1/evaluate/flags/{key}", post(ofrep_single))
@@ -86,11 +87,11 @@ fn with_revision(mut response: Response, environment: &EdgeEnvironment) -> Respo
 }
 
 async fn evaluate(
-    State(store): State<Arc<EdgeStore>>,
+    State(edge): State<Arc<Edge>>,
     SdkKey(key): SdkKey,
     Body(body): Body,
 ) -> Result<Response, Error> {
-    let environment = store.get(&key.environment).ok_or(Error::NotReady)?;
+    let environment = edge.store.get(&key.environment).ok_or(Error::NotReady)?;
     let body = match body {
         Ok(body) => body,
         Err(details) => {
@@ -102,10 +103,9 @@ async fn evaluate(
         }
     };
     let context = Context::from_json(body.get("context").cloned().unwrap_or(Value::Null));
-    let snapshot = &environment.snapshot;
     let result = |flag: &str| -> Value {
         let evaluation = match &context {
-            Ok(context) => snapshot.evaluate(flag, context),
+            Ok(context) => evaluate_counted(&environment, flag, context),
             Err(_) => Evaluation::error(ErrorCode::InvalidContext),
         };
         serde_json::to_value(evaluation).expect("results serialize")
@@ -116,20 +116,27 @@ async fn evaluate(
             results.insert(flag.to_owned(), result(flag));
         }
         None => {
-            for key in sorted_keys(snapshot) {
+            for (key, _) in environment.flag_counts() {
                 results.insert(key.to_owned(), result(key));
             }
         }
     }
-    let response =
-        Json(json!({"revision": snapshot.revision(), "results": results})).into_response();
+    let revision = environment.snapshot.revision();
+    let response = Json(json!({"revision": revision, "results": results})).into_response();
     Ok(with_revision(response, &environment))
 }
 
-fn sorted_keys(snapshot: &halyard_common::Snapshot) -> Vec<&str> {
-    let mut keys: Vec<&str> = snapshot.flags().map(|f| f.key().as_str()).collect();
-    keys.sort_unstable();
-    keys
+/// Evaluates `flag` and counts the result for the evaluations metric.
+fn evaluate_counted<'e>(
+    environment: &'e EdgeEnvironment,
+    flag: &str,
+    context: &'e Context,
+) -> Evaluation<'e> {
+    let evaluation = environment.snapshot.evaluate(flag, context);
+    if let Some(counts) = environment.counts(flag) {
+        counts.record(&evaluation);
+    }
+    evaluation
 }
 
 /// One flag's OFREP item: `Ok` is an evaluationSuccess, `Err` an
@@ -190,12 +197,12 @@ fn ofrep_item(key: &str, evaluation: &Evaluation<'_>) -> Result<Value, (StatusCo
 }
 
 async fn ofrep_single(
-    State(store): State<Arc<EdgeStore>>,
+    State(edge): State<Arc<Edge>>,
     SdkKey(key): SdkKey,
     Path(flag): Path<String>,
     Body(body): Body,
 ) -> Result<Response, Error> {
-    let environment = store.get(&key.environment).ok_or(Error::NotReady)?;
+    let environment = edge.store.get(&key.environment).ok_or(Error::NotReady)?;
     let response = match context_of(body) {
         Err((code, details)) => (
             StatusCode::BAD_REQUEST,
@@ -203,13 +210,23 @@ async fn ofrep_single(
         )
             .into_response(),
         Ok((context, _)) => {
-            match ofrep_item(&flag, &environment.snapshot.evaluate(&flag, &context)) {
+            match ofrep_item(&flag, &evaluate_counted(&environment, &flag, &context)) {
                 Ok(item) => Json(item).into_response(),
                 Err((status, item)) => (status, Json(item)).into_response(),
             }
         }
     };
     Ok(with_revision(response, &environment))
+}
+
+/// Where OFREP providers hear of changes: the client event stream, on the
+/// same origin (a relative `endpoint.requestUri`).
+fn event_streams() -> Value {
+    json!([{
+        "type": "sse",
+        "endpoint": {"requestUri": "/api/client/events"},
+        "inactivityDelaySec": 120,
+    }])
 }
 
 /// The bulk ETag: identical on every edge for the same epoch, revision and context.
@@ -225,12 +242,12 @@ fn bulk_etag(environment: &EdgeEnvironment, context: &Value) -> String {
 }
 
 async fn ofrep_bulk(
-    State(store): State<Arc<EdgeStore>>,
+    State(edge): State<Arc<Edge>>,
     SdkKey(key): SdkKey,
     headers: HeaderMap,
     Body(body): Body,
 ) -> Result<Response, Error> {
-    let environment = store.get(&key.environment).ok_or(Error::NotReady)?;
+    let environment = edge.store.get(&key.environment).ok_or(Error::NotReady)?;
     let (context, raw) = match context_of(body) {
         Ok(parsed) => parsed,
         Err((code, details)) => {
@@ -246,16 +263,18 @@ async fn ofrep_bulk(
     let mut response = if matches {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        let snapshot = &environment.snapshot;
-        let flags: Vec<Value> = sorted_keys(snapshot)
-            .into_iter()
-            .map(
-                |flag| match ofrep_item(flag, &snapshot.evaluate(flag, &context)) {
+        let flags: Vec<Value> = environment
+            .flag_counts()
+            .map(|(flag, counts)| {
+                let evaluation = environment.snapshot.evaluate(flag, &context);
+                counts.record(&evaluation);
+                match ofrep_item(flag, &evaluation) {
                     Ok(item) | Err((_, item)) => item,
-                },
-            )
+                }
+            })
             .collect();
-        let mut response = Json(json!({"flags": flags})).into_response();
+        let mut response =
+            Json(json!({"flags": flags, "eventStreams": event_streams()})).into_response();
         response
             .headers_mut()
             .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));

@@ -8,20 +8,20 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
-use crate::store::EdgeStore;
+use crate::state::Edge;
 
 /// The routes.
-pub fn router() -> Router<Arc<EdgeStore>> {
+pub fn router() -> Router<Arc<Edge>> {
     Router::new()
         .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
         .route("/readyz", get(readyz))
 }
 
-async fn readyz(State(store): State<Arc<EdgeStore>>) -> (StatusCode, Json<Value>) {
-    if store.is_ready() {
+async fn readyz(State(edge): State<Arc<Edge>>) -> (StatusCode, Json<Value>) {
+    if edge.store.is_ready() {
         (
             StatusCode::OK,
-            Json(json!({"status": "ready", "revisions": store.revisions()})),
+            Json(json!({"status": "ready", "revisions": edge.store.revisions()})),
         )
     } else {
         (
