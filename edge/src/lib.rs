@@ -13,8 +13,8 @@
 //! - [`persist`]: the last snapshots on disk, to start without Redis.
 //! - [`state`]: what handlers share (store, metrics, rate limit, shutdown).
 //! - [`metrics`]: Prometheus, on its own listener.
-//! - [`api`]: routes (configuration, streams, evaluation, OFREP, health)
-//!   and SDK key checks.
+//! - [`api`]: the routes (configuration, streams, evaluation, OFREP,
+//!   health) and SDK key checks.
 //! - [`error`]: the error enum and its mapping to HTTP.
 //! - [`startup`]: wiring and shutdown.
 
