@@ -49,7 +49,17 @@ pub struct FormatQuery {
     format: Option<String>,
 }
 
-async fn flags(
+/// The key's environment's configuration: legacy shape (default) or full.
+#[utoipa::path(get, path = "/api/client/flags", tag = "configuration",
+    params(("format" = Option<String>, Query, description = "`legacy` (default): `{\"flags\": [...]}` of the legacy-representable flags; `full`: the snapshot without keys (docs/protocol.md §1)")),
+    responses(
+        (status = 200, description = "The configuration (gzip or brotli on Accept-Encoding); ETag and X-Halyard-Revision", body = super::openapi::LegacyConfig),
+        (status = 304, description = "If-None-Match matched the ETag"),
+        (status = 400, body = super::openapi::ErrorBody), (status = 401, body = super::openapi::ErrorBody),
+        (status = 403, description = "A client key", body = super::openapi::ErrorBody),
+        (status = 429, body = super::openapi::ErrorBody), (status = 503, body = super::openapi::ErrorBody)),
+    security(("sdk_key" = []), ("bearer" = [])))]
+pub async fn flags(
     State(edge): State<Arc<Edge>>,
     ServerKey(key): ServerKey,
     Query(query): Query<FormatQuery>,

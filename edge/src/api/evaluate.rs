@@ -42,7 +42,7 @@ pub fn router() -> Router<Arc<Edge>> {
 }
 
 /// A request body read as JSON; `Err` carries why it is not usable.
-struct Body(Result<Value, String>);
+pub(crate) struct Body(Result<Value, String>);
 
 impl<S: Send + Sync> FromRequest<S> for Body {
     type Rejection = Response;
@@ -86,7 +86,18 @@ fn with_revision(mut response: Response, environment: &EdgeEnvironment) -> Respo
     response
 }
 
-async fn evaluate(
+/// Evaluates one flag (`flag`) or every flag for `context`, in Halyard's
+/// result shape (docs/evaluation.md §7.3).
+#[utoipa::path(post, path = "/api/evaluate", tag = "evaluation",
+    request_body = super::openapi::EvaluateRequest,
+    responses(
+        (status = 200, body = super::openapi::EvaluateResponse),
+        (status = 400, description = "The body is not JSON", body = super::openapi::ErrorBody),
+        (status = 401, body = super::openapi::ErrorBody),
+        (status = 413, description = "Body over 64 KiB"),
+        (status = 429, body = super::openapi::ErrorBody), (status = 503, body = super::openapi::ErrorBody)),
+    security(("sdk_key" = []), ("bearer" = [])))]
+pub(crate) async fn evaluate(
     State(edge): State<Arc<Edge>>,
     SdkKey(key): SdkKey,
     Body(body): Body,
@@ -196,7 +207,19 @@ fn ofrep_item(key: &str, evaluation: &Evaluation<'_>) -> Result<Value, (StatusCo
     }))
 }
 
-async fn ofrep_single(
+/// OFREP single-flag evaluation (shared/specs/ofrep-openapi.yaml).
+#[utoipa::path(post, path = "/ofrep/v1/evaluate/flags/{key}", tag = "ofrep",
+    params(("key" = String, Path, description = "Flag key")),
+    request_body = super::openapi::OfrepRequest,
+    responses(
+        (status = 200, description = "OFREP evaluationSuccess (always with `variant`)", body = Object),
+        (status = 400, description = "OFREP evaluationFailure: PARSE_ERROR, INVALID_CONTEXT, TARGETING_KEY_MISSING, GENERAL", body = Object),
+        (status = 401, body = super::openapi::ErrorBody),
+        (status = 404, description = "OFREP flagNotFound", body = Object),
+        (status = 413, description = "Body over 64 KiB", body = Object),
+        (status = 429, body = super::openapi::ErrorBody), (status = 503, body = super::openapi::ErrorBody)),
+    security(("sdk_key" = []), ("bearer" = [])))]
+pub(crate) async fn ofrep_single(
     State(edge): State<Arc<Edge>>,
     SdkKey(key): SdkKey,
     Path(flag): Path<String>,
@@ -241,7 +264,21 @@ fn bulk_etag(environment: &EdgeEnvironment, context: &Value) -> String {
     format!("\"{}\"", hex::encode(&hasher.finalize()[..16]))
 }
 
-async fn ofrep_bulk(
+/// OFREP bulk evaluation: every flag for the context, with `eventStreams`
+/// pointing at `/api/client/events`. The ETag is a hash of the epoch, the
+/// revision and the context, the same on every edge.
+#[utoipa::path(post, path = "/ofrep/v1/evaluate/flags", tag = "ofrep",
+    params(("If-None-Match" = Option<String>, Header, description = "A previous ETag")),
+    request_body = super::openapi::OfrepRequest,
+    responses(
+        (status = 200, description = "OFREP bulkEvaluationSuccess", body = Object),
+        (status = 304, description = "Nothing changed for this context"),
+        (status = 400, description = "OFREP bulkEvaluationFailure", body = Object),
+        (status = 401, body = super::openapi::ErrorBody),
+        (status = 413, description = "Body over 64 KiB", body = Object),
+        (status = 429, body = super::openapi::ErrorBody), (status = 503, body = super::openapi::ErrorBody)),
+    security(("sdk_key" = []), ("bearer" = [])))]
+pub(crate) async fn ofrep_bulk(
     State(edge): State<Arc<Edge>>,
     SdkKey(key): SdkKey,
     headers: HeaderMap,

@@ -4,6 +4,7 @@ pub mod auth;
 pub mod client;
 pub mod evaluate;
 pub mod health;
+pub mod openapi;
 pub mod stream;
 
 use std::sync::Arc;
@@ -34,6 +35,7 @@ pub fn router(edge: Arc<Edge>) -> Router {
         .merge(evaluate::router())
         .merge(stream::router())
         .merge(health::router())
+        .merge(openapi::router())
         .layer(middleware::from_fn_with_state(
             Arc::clone(&edge),
             revision_headers,

@@ -102,7 +102,19 @@ pub struct DialectQuery {
     dialect: Option<String>,
 }
 
-async fn stream(
+/// The SSE stream of the key's environment (server keys).
+#[utoipa::path(get, path = "/api/client/stream", tag = "streams",
+    params(
+        ("dialect" = Option<String>, Query, description = "`legacy` (default): `flag_updated`/`flag_deleted`; `v2`: `put`/`patch`/`delete`/`ping` (docs/protocol.md §7)"),
+        ("Last-Event-ID" = Option<u64>, Header, description = "The last revision seen: replay from the edge's log, else a full resend"),
+        ("key" = Option<String>, Query, description = "The SDK key, for EventSource (which cannot send headers)")),
+    responses(
+        (status = 200, description = "text/event-stream; `id: <revision>` on every event", content_type = "text/event-stream", body = String),
+        (status = 400, body = super::openapi::ErrorBody), (status = 401, body = super::openapi::ErrorBody),
+        (status = 403, description = "A client key", body = super::openapi::ErrorBody),
+        (status = 429, body = super::openapi::ErrorBody), (status = 503, body = super::openapi::ErrorBody)),
+    security(("sdk_key" = []), ("bearer" = [])))]
+pub async fn stream(
     State(edge): State<Arc<Edge>>,
     ServerKey(key): ServerKey,
     Query(query): Query<DialectQuery>,
@@ -116,7 +128,17 @@ async fn stream(
     open(edge, key, dialect, &headers)
 }
 
-async fn events(
+/// Change notices for OFREP providers and client keys:
+/// `data: {"type": "refetchEvaluation", "etag": "<epoch>-<revision>"}`.
+#[utoipa::path(get, path = "/api/client/events", tag = "streams",
+    params(("Last-Event-ID" = Option<u64>, Header, description = "The last revision seen"),
+           ("key" = Option<String>, Query, description = "The SDK key, for EventSource")),
+    responses(
+        (status = 200, description = "text/event-stream of refetchEvaluation notices", content_type = "text/event-stream", body = String),
+        (status = 401, body = super::openapi::ErrorBody), (status = 429, body = super::openapi::ErrorBody),
+        (status = 503, body = super::openapi::ErrorBody)),
+    security(("sdk_key" = []), ("bearer" = [])))]
+pub async fn events(
     State(edge): State<Arc<Edge>>,
     SdkKey(key): SdkKey,
     headers: HeaderMap,

@@ -91,6 +91,28 @@ async fn the_key_matrix(pool: PgPool) {
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
 
+    // Every route is in the OpenAPI document the edge serves.
+    let openapi: Value = stack
+        .http
+        .get(format!("{}/api/openapi.json", stack.edge))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for (route, _) in ROUTES {
+        let path = route
+            .split('?')
+            .next()
+            .unwrap()
+            .replace("/checkout", "/{key}");
+        assert!(
+            openapi["paths"].get(&path).is_some(),
+            "{path} is documented"
+        );
+    }
+
     for (route, body) in ROUTES {
         let client_allowed = body.is_some() || route == "/api/client/events";
         for (who, key, expected) in [
