@@ -251,7 +251,7 @@ fn render_evaluations(
 ) {
     let mut series: Vec<(&str, &str, &str, u64)> = Vec::new();
     for (name, environment) in environments {
-        for (flag, counts) in environment.flag_counts() {
+        for (flag, counts) in environment.sorted_flags() {
             for (variation, count) in &counts.variations {
                 series.push((name, flag, variation, count.load(Ordering::Relaxed)));
             }

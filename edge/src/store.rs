@@ -98,7 +98,7 @@ impl EdgeEnvironment {
 
     /// Every flag's key and evaluation counters, sorted by key (the order
     /// of all-flags responses).
-    pub fn flag_counts(&self) -> impl Iterator<Item = (&str, &Arc<FlagCounts>)> {
+    pub fn sorted_flags(&self) -> impl Iterator<Item = (&str, &Arc<FlagCounts>)> {
         self.flag_counts.iter().map(|(k, c)| (k.as_str(), c))
     }
 

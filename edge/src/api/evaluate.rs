@@ -127,7 +127,7 @@ pub(crate) async fn evaluate(
             results.insert(flag.to_owned(), result(flag));
         }
         None => {
-            for (key, _) in environment.flag_counts() {
+            for (key, _) in environment.sorted_flags() {
                 results.insert(key.to_owned(), result(key));
             }
         }
@@ -301,7 +301,7 @@ pub(crate) async fn ofrep_bulk(
         StatusCode::NOT_MODIFIED.into_response()
     } else {
         let flags: Vec<Value> = environment
-            .flag_counts()
+            .sorted_flags()
             .map(|(flag, counts)| {
                 let evaluation = environment.snapshot.evaluate(flag, &context);
                 counts.record(&evaluation);
