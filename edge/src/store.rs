@@ -2,13 +2,14 @@
 //! an index of SDK key hashes, swapped whole on every change.
 //!
 //! Only the sync task writes; request handlers read a consistent view with a
-//! single atomic load and never block. Everything a response needs that does
-//! not depend on the request (the configuration bodies, their ETags) is
-//! built once per revision here, never per request.
+//! single atomic load. Everything a response needs that does not depend on
+//! the request (configuration bodies and their compressed forms, stream
+//! resends) is built at most once per revision, by the first request that
+//! needs it, never per request.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use arc_swap::ArcSwap;
@@ -30,27 +31,34 @@ pub const TOMBSTONES: usize = 1024;
 pub struct EdgeEnvironment {
     /// The compiled snapshot.
     pub snapshot: Snapshot,
-    /// `{"flags": [...]}` of the legacy-representable flags (legacy SDKs).
-    pub legacy_body: EncodedBody,
-    /// The full configuration for SDKs: the snapshot without key hashes.
-    pub full_body: EncodedBody,
-    /// The v2 stream's `put` frame of this revision.
-    pub put_frame: Bytes,
-    /// The legacy stream's full resend of this revision.
-    pub legacy_resend: Bytes,
     /// Keys of flags deleted (most recent last, at most [`TOMBSTONES`]).
     pub tombstones: VecDeque<String>,
     /// When this revision was installed.
     pub installed_at: Instant,
     /// Evaluation counters per flag, sorted by flag key.
     flag_counts: Vec<(String, Arc<FlagCounts>)>,
+    /// Built on first use: a burst of changes costs the sync task nothing
+    /// per revision that no one asks for.
+    bodies: OnceLock<Bodies>,
+}
+
+/// The serialized forms of one revision.
+#[derive(Debug)]
+pub struct Bodies {
+    /// `{"flags": [...]}` of the legacy-representable flags (legacy SDKs).
+    pub legacy_body: EncodedBody,
+    /// The full configuration for SDKs: the snapshot without key hashes.
+    pub full_body: EncodedBody,
+    /// The v2 stream's `put` frame.
+    pub put_frame: Bytes,
+    /// The legacy stream's full resend.
+    pub legacy_resend: Bytes,
 }
 
 impl EdgeEnvironment {
     /// Builds the served form of `snapshot`, remembering the flags deleted
     /// since `previous`.
     pub fn new(snapshot: Snapshot, previous: Option<&EdgeEnvironment>) -> Self {
-        let data = snapshot.to_data();
         let mut tombstones = previous.map(|p| p.tombstones.clone()).unwrap_or_default();
         if let Some(previous) = previous {
             for flag in previous.snapshot.flags() {
@@ -65,35 +73,43 @@ impl EdgeEnvironment {
         while tombstones.len() > TOMBSTONES {
             tombstones.pop_front();
         }
-        let revision = snapshot.revision();
-        let legacy_body = frames::legacy_body(data.flags.iter());
-        let legacy_resend = frames::legacy_resend(
-            revision,
-            data.flags.iter(),
-            tombstones.iter().map(String::as_str),
-        );
-        // `to_data` sorts flags by key, so `flag_counts` is sorted too.
-        let flag_counts = data
-            .flags
-            .iter()
+        let mut flag_counts: Vec<(String, Arc<FlagCounts>)> = snapshot
+            .flags()
             .map(|f| {
-                let key = f.flag.key.as_str();
+                let key = f.key().as_str();
                 let previous = previous.and_then(|p| p.counts(key));
-                (key.to_owned(), FlagCounts::for_flag(f, previous))
+                (key.to_owned(), FlagCounts::for_flag(f.source(), previous))
             })
             .collect();
-        let full_body = serde_json::to_vec(&data.without_keys()).expect("serializes");
-        let put_frame = frames::put_frame(revision, &full_body);
+        flag_counts.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         Self {
             snapshot,
-            legacy_body: EncodedBody::new(legacy_body),
-            full_body: EncodedBody::new(full_body.into()),
-            put_frame,
-            legacy_resend,
             tombstones,
             installed_at: Instant::now(),
             flag_counts,
+            bodies: OnceLock::new(),
         }
+    }
+
+    /// This revision's bodies and frames (built once, on first use).
+    pub fn bodies(&self) -> &Bodies {
+        self.bodies.get_or_init(|| {
+            let data = self.snapshot.to_data();
+            let revision = self.snapshot.revision();
+            let legacy_body = frames::legacy_body(data.flags.iter());
+            let legacy_resend = frames::legacy_resend(
+                revision,
+                data.flags.iter(),
+                self.tombstones.iter().map(String::as_str),
+            );
+            let full_body = serde_json::to_vec(&data.without_keys()).expect("serializes");
+            Bodies {
+                legacy_body: EncodedBody::new(legacy_body),
+                put_frame: frames::put_frame(revision, &full_body),
+                full_body: EncodedBody::new(full_body.into()),
+                legacy_resend,
+            }
+        })
     }
 
     /// Every flag's key and evaluation counters, sorted by key (the order

@@ -67,8 +67,11 @@ pub async fn flags(
 ) -> Result<Response, Error> {
     let environment = edge.store.get(&key.environment).ok_or(Error::NotReady)?;
     let (body, etag) = match query.format.as_deref() {
-        None | Some("legacy") => (&environment.legacy_body, environment.etag("legacy")),
-        Some("full") => (&environment.full_body, environment.etag("full")),
+        None | Some("legacy") => (
+            &environment.bodies().legacy_body,
+            environment.etag("legacy"),
+        ),
+        Some("full") => (&environment.bodies().full_body, environment.etag("full")),
         Some(_) => return Err(Error::UnknownFormat),
     };
     let encoding = Encoding::negotiate(&headers);

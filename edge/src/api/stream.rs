@@ -82,8 +82,8 @@ impl Dialect {
 
     fn full(self, environment: &EdgeEnvironment) -> Bytes {
         match self {
-            Dialect::Legacy => environment.legacy_resend.clone(),
-            Dialect::V2 => environment.put_frame.clone(),
+            Dialect::Legacy => environment.bodies().legacy_resend.clone(),
+            Dialect::V2 => environment.bodies().put_frame.clone(),
             Dialect::Events => environment.refetch_frame(),
         }
     }
