@@ -51,4 +51,9 @@ pub struct EdgeConfig {
     /// worth); over it, 429 with Retry-After. Unlimited when unset.
     #[arg(long, env = "HALYARD_EDGE_RATE_LIMIT")]
     pub rate_limit: Option<NonZeroU32>,
+
+    /// Memory for cached all-flags evaluation responses (per revision and
+    /// request body), in MiB; 0 disables the cache.
+    #[arg(long, env = "HALYARD_EDGE_RESPONSE_CACHE_MIB", default_value_t = 64)]
+    pub response_cache_mib: u64,
 }

@@ -10,6 +10,7 @@
 //! - [`stream`]: per-environment broadcast of SSE frames and replay log.
 //! - [`frames`], [`encoded`]: bytes built once per revision (SSE frames of
 //!   every dialect; bodies and their gzip and brotli forms).
+//! - [`cache`]: whole all-flags responses per revision and request body.
 //! - [`persist`]: the last snapshots on disk, to start without Redis.
 //! - [`state`]: what handlers share (store, metrics, rate limit, shutdown).
 //! - [`metrics`]: Prometheus, on its own listener.
@@ -19,6 +20,7 @@
 //! - [`startup`]: wiring and shutdown.
 
 pub mod api;
+pub mod cache;
 pub mod config;
 pub mod encoded;
 pub mod error;

@@ -3,7 +3,8 @@
 //! open SSE streams by dialect; snapshot revision, age and staleness per
 //! environment; propagation lag (commit at the control plane to applied
 //! here); resyncs; rate-limited requests; and evaluations by flag and
-//! variation, with a bounded number of series.
+//! variation, with a bounded number of series (evaluations done; responses
+//! served from the response cache count as cache hits instead).
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use prometheus::{
     IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
+use crate::cache::ResponseCache;
 use crate::state::Edge;
 use crate::store::EdgeStore;
 
@@ -163,8 +165,8 @@ impl Metrics {
         }
     }
 
-    /// The text exposition format, sampling the store first.
-    pub fn render(&self, store: &EdgeStore) -> String {
+    /// The text exposition format, sampling the store and cache first.
+    pub fn render(&self, store: &EdgeStore, cache: &ResponseCache) -> String {
         self.revision.reset();
         self.age.reset();
         let environments = store.all();
@@ -184,6 +186,15 @@ impl Metrics {
             .expect("encoding to memory cannot fail");
         let mut text = String::from_utf8(buffer).expect("the text format is UTF-8");
         render_evaluations(&mut text, &environments, MAX_EVALUATION_SERIES);
+        let (hits, misses) = cache.counts();
+        for (name, value, help) in [
+            ("response_cache_hits_total", hits, "All-flags responses served from the cache"),
+            ("response_cache_misses_total", misses, "All-flags responses computed"),
+        ] {
+            let _ = writeln!(text, "# HELP {PREFIX}_{name} {help}");
+            let _ = writeln!(text, "# TYPE {PREFIX}_{name} counter");
+            let _ = writeln!(text, "{PREFIX}_{name} {value}");
+        }
         text
     }
 }

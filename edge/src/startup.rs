@@ -24,7 +24,7 @@ use crate::sync::{ControlPlaneSource, Syncer};
 pub fn metrics_app(edge: Arc<Edge>) -> Router {
     Router::new().route(
         "/metrics",
-        get(move || async move { edge.metrics.render(&edge.store) }),
+        get(move || async move { edge.metrics.render(&edge.store, &edge.cache) }),
     )
 }
 
@@ -56,7 +56,10 @@ pub async fn run_on(
         (None, None) => None,
         _ => anyhow::bail!("HALYARD_CONTROL_PLANE_URL and HALYARD_EDGE_TOKEN go together"),
     };
-    let edge = Arc::new(Edge::new(config.rate_limit));
+    let edge = Arc::new(Edge::new(
+        config.rate_limit,
+        config.response_cache_mib.saturating_mul(1 << 20),
+    ));
     let mut tasks = Vec::new();
     if let Some(dir) = &config.snapshot_dir {
         let dir = SnapshotDir::open(dir)?;

@@ -8,6 +8,7 @@ use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use tokio::sync::watch;
 
+use crate::cache::ResponseCache;
 use crate::metrics::Metrics;
 use crate::store::EdgeStore;
 
@@ -18,17 +19,21 @@ pub struct Edge {
     pub store: EdgeStore,
     /// Prometheus metrics.
     pub metrics: Metrics,
+    /// All-flags evaluation responses.
+    pub cache: ResponseCache,
     limiter: Option<DefaultKeyedRateLimiter<String>>,
     closing: watch::Sender<bool>,
 }
 
 impl Edge {
     /// A new edge state; `rate_limit` is requests per second per SDK key
-    /// (with bursts of one second's worth), `None` for no limit.
-    pub fn new(rate_limit: Option<NonZeroU32>) -> Self {
+    /// (with bursts of one second's worth), `None` for no limit;
+    /// `cache_bytes` bounds the response cache (0 disables it).
+    pub fn new(rate_limit: Option<NonZeroU32>, cache_bytes: u64) -> Self {
         Self {
             store: EdgeStore::new(),
             metrics: Metrics::new(),
+            cache: ResponseCache::new(cache_bytes),
             limiter: rate_limit.map(|per_second| RateLimiter::keyed(Quota::per_second(per_second))),
             closing: watch::Sender::new(false),
         }

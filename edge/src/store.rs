@@ -31,6 +31,8 @@ pub const TOMBSTONES: usize = 1024;
 pub struct EdgeEnvironment {
     /// The compiled snapshot.
     pub snapshot: Snapshot,
+    /// Unique to this installed revision within the process (cache keys).
+    pub generation: u64,
     /// Keys of flags deleted (most recent last, at most [`TOMBSTONES`]).
     pub tombstones: VecDeque<String>,
     /// When this revision was installed.
@@ -82,8 +84,10 @@ impl EdgeEnvironment {
             })
             .collect();
         flag_counts.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        static GENERATIONS: AtomicU64 = AtomicU64::new(1);
         Self {
             snapshot,
+            generation: GENERATIONS.fetch_add(1, Ordering::Relaxed),
             tombstones,
             installed_at: Instant::now(),
             flag_counts,

@@ -4,6 +4,7 @@ pub mod auth;
 pub mod client;
 pub mod evaluate;
 pub mod health;
+pub mod ofrep;
 pub mod openapi;
 pub mod stream;
 

@@ -11,7 +11,7 @@ use serde_json::Value;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use super::{client, evaluate, health, stream};
+use super::{client, evaluate, health, ofrep, stream};
 use crate::state::Edge;
 
 /// The edge's API description.
@@ -26,7 +26,7 @@ use crate::state::Edge;
     ),
     paths(
         client::flags, stream::stream, stream::events,
-        evaluate::evaluate, evaluate::ofrep_single, evaluate::ofrep_bulk,
+        evaluate::evaluate, ofrep::ofrep_single, ofrep::ofrep_bulk,
         health::healthz, health::readyz,
     ),
     components(schemas(ErrorBody, LegacyConfig, LegacyFlagView, EvaluateRequest, EvaluateResponse, EvaluationResult, OfrepRequest)),
