@@ -74,7 +74,11 @@ impl ResponseCache {
             body: body.clone(),
         };
         let found = entries.get(&key);
-        let counter = if found.is_some() { &self.hits } else { &self.misses };
+        let counter = if found.is_some() {
+            &self.hits
+        } else {
+            &self.misses
+        };
         counter.fetch_add(1, Ordering::Relaxed);
         found
     }
@@ -122,13 +126,27 @@ mod tests {
         };
         cache.insert(1, CachedRoute::OfrepBulk, body.clone(), response);
         assert!(cache.get(1, CachedRoute::OfrepBulk, &body).is_some());
-        assert!(cache.get(2, CachedRoute::OfrepBulk, &body).is_none(), "a new revision");
-        assert!(cache.get(1, CachedRoute::EvaluateAll, &body).is_none(), "another route");
+        assert!(
+            cache.get(2, CachedRoute::OfrepBulk, &body).is_none(),
+            "a new revision"
+        );
+        assert!(
+            cache.get(1, CachedRoute::EvaluateAll, &body).is_none(),
+            "another route"
+        );
         let other = Bytes::from_static(br#"{"context":{"targetingKey":"u2"}}"#);
         assert!(cache.get(1, CachedRoute::OfrepBulk, &other).is_none());
         assert_eq!(cache.counts(), (1, 3));
         let disabled = ResponseCache::new(0);
-        disabled.insert(1, CachedRoute::OfrepBulk, body.clone(), CachedResponse { body: Bytes::new(), etag: None });
+        disabled.insert(
+            1,
+            CachedRoute::OfrepBulk,
+            body.clone(),
+            CachedResponse {
+                body: Bytes::new(),
+                etag: None,
+            },
+        );
         assert!(disabled.get(1, CachedRoute::OfrepBulk, &body).is_none());
     }
 }

@@ -7,6 +7,8 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use crate::api::client::REVISION_HEADER;
+
 /// Everything an edge request can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -30,6 +32,28 @@ pub enum Error {
     /// The key's environment has no snapshot yet.
     #[error("the edge has no snapshot of this environment yet; retry shortly")]
     NotReady,
+    /// An error of an authenticated request, answered with the revision of
+    /// the caller's environment (`X-Halyard-Revision`).
+    #[error("{error}")]
+    AtRevision {
+        /// The error.
+        error: Box<Error>,
+        /// The revision held.
+        revision: u64,
+    },
+}
+
+impl Error {
+    /// This error, answered with `revision` in `X-Halyard-Revision`.
+    pub fn at(self, revision: Option<u64>) -> Self {
+        match revision {
+            Some(revision) => Error::AtRevision {
+                error: Box::new(self),
+                revision,
+            },
+            None => self,
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -40,6 +64,13 @@ struct Body<'a> {
 
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
+        if let Error::AtRevision { error, revision } = self {
+            let mut response = error.into_response();
+            response
+                .headers_mut()
+                .insert(REVISION_HEADER, HeaderValue::from(revision));
+            return response;
+        }
         let (status, code) = match &self {
             Error::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             Error::ServerKeyRequired => (StatusCode::FORBIDDEN, "forbidden"),
@@ -47,6 +78,7 @@ impl IntoResponse for Error {
             Error::UnknownDialect => (StatusCode::BAD_REQUEST, "invalid_dialect"),
             Error::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             Error::NotReady => (StatusCode::SERVICE_UNAVAILABLE, "not_ready"),
+            Error::AtRevision { .. } => unreachable!("answered above"),
         };
         let mut response = (
             status,

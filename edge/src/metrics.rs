@@ -6,14 +6,14 @@
 //! variation, with a bounded number of series (evaluations done; responses
 //! served from the response cache count as cache hits instead).
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::Duration;
 
-use axum::extract::{MatchedPath, Request, State};
-use axum::middleware::Next;
-use axum::response::Response;
+use axum::http::{Method, StatusCode};
 use halyard_common::Evaluation;
 use halyard_common::model::EnvironmentFlag;
 use prometheus::{
@@ -22,7 +22,6 @@ use prometheus::{
 };
 
 use crate::cache::ResponseCache;
-use crate::state::Edge;
 use crate::store::EdgeStore;
 
 /// Evaluation series (environment x flag x variation) exported at most;
@@ -32,6 +31,8 @@ pub const MAX_EVALUATION_SERIES: usize = 2000;
 /// The edge's metrics.
 #[derive(Debug, Clone)]
 pub struct Metrics {
+    /// Distinguishes registries in one process (per-thread series caches).
+    id: u64,
     registry: Registry,
     requests: IntCounterVec,
     latency: HistogramVec,
@@ -151,7 +152,9 @@ impl Metrics {
             )
             .expect("valid metric"),
         );
+        static IDS: AtomicU64 = AtomicU64::new(0);
         Self {
+            id: IDS.fetch_add(1, Ordering::Relaxed),
             registry,
             requests,
             latency,
@@ -188,8 +191,16 @@ impl Metrics {
         render_evaluations(&mut text, &environments, MAX_EVALUATION_SERIES);
         let (hits, misses) = cache.counts();
         for (name, value, help) in [
-            ("response_cache_hits_total", hits, "All-flags responses served from the cache"),
-            ("response_cache_misses_total", misses, "All-flags responses computed"),
+            (
+                "response_cache_hits_total",
+                hits,
+                "All-flags responses served from the cache",
+            ),
+            (
+                "response_cache_misses_total",
+                misses,
+                "All-flags responses computed",
+            ),
         ] {
             let _ = writeln!(text, "# HELP {PREFIX}_{name} {help}");
             let _ = writeln!(text, "# TYPE {PREFIX}_{name} counter");
@@ -299,21 +310,36 @@ fn render_evaluations(
     }
 }
 
-/// Middleware recording every request's route, status and latency.
-pub async fn track(State(edge): State<Arc<Edge>>, request: Request, next: Next) -> Response {
-    let route = request.extensions().get::<MatchedPath>().cloned();
-    let method = request.method().clone();
-    let started = Instant::now();
-    let response = next.run(request).await;
-    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
-    let metrics = &edge.metrics;
-    metrics
-        .latency
-        .with_label_values(&[route, method.as_str()])
-        .observe(started.elapsed().as_secs_f64());
-    metrics
-        .requests
-        .with_label_values(&[route, method.as_str(), response.status().as_str()])
-        .inc();
-    response
+/// A request series: (registry, route, method, status).
+type SeriesKey = (u64, usize, Method, u16);
+
+thread_local! {
+    /// Each worker thread's resolved request series, so recording a request
+    /// is a local hash lookup rather than two label lookups under a lock.
+    static SERIES: RefCell<HashMap<SeriesKey, (Histogram, IntCounter), foldhash::fast::RandomState>> =
+        RefCell::new(HashMap::default());
+}
+
+impl Metrics {
+    /// Records one request. `route` is a matched route pattern (a string
+    /// that lives as long as the router) or a `'static` one.
+    pub fn record(&self, route: &str, method: &Method, status: StatusCode, took: Duration) {
+        let key = (
+            self.id,
+            route.as_ptr() as usize,
+            method.clone(),
+            status.as_u16(),
+        );
+        SERIES.with_borrow_mut(|series| {
+            let (latency, requests) = series.entry(key).or_insert_with(|| {
+                (
+                    self.latency.with_label_values(&[route, method.as_str()]),
+                    self.requests
+                        .with_label_values(&[route, method.as_str(), status.as_str()]),
+                )
+            });
+            latency.observe(took.as_secs_f64());
+            requests.inc();
+        });
+    }
 }

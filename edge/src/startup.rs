@@ -94,7 +94,8 @@ pub async fn run_on(
         }
     }));
     let closing = Arc::clone(&edge);
-    axum::serve(listener, api::router(edge))
+    let app = axum::ServiceExt::<axum::extract::Request>::into_make_service(api::app(edge));
+    axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;
             tracing::info!("shutting down: closing streams, draining requests");

@@ -13,6 +13,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use arc_swap::ArcSwap;
+use axum::http::HeaderValue;
 use bytes::Bytes;
 use halyard_common::{KeyEntry, Snapshot};
 use serde_json::Value;
@@ -33,6 +34,10 @@ pub struct EdgeEnvironment {
     pub snapshot: Snapshot,
     /// Unique to this installed revision within the process (cache keys).
     pub generation: u64,
+    /// The ETag of the legacy configuration body.
+    pub legacy_etag: HeaderValue,
+    /// The ETag of the full configuration body.
+    pub full_etag: HeaderValue,
     /// Keys of flags deleted (most recent last, at most [`TOMBSTONES`]).
     pub tombstones: VecDeque<String>,
     /// When this revision was installed.
@@ -85,7 +90,14 @@ impl EdgeEnvironment {
             .collect();
         flag_counts.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         static GENERATIONS: AtomicU64 = AtomicU64::new(1);
+        let version = frames::config_version(snapshot.epoch(), snapshot.revision());
+        let etag = |format: &str| {
+            HeaderValue::from_str(&format!("\"{version}-{format}\""))
+                .expect("epochs are printable ASCII")
+        };
         Self {
+            legacy_etag: etag("legacy"),
+            full_etag: etag("full"),
             snapshot,
             generation: GENERATIONS.fetch_add(1, Ordering::Relaxed),
             tombstones,
@@ -118,7 +130,7 @@ impl EdgeEnvironment {
 
     /// Every flag's key and evaluation counters, sorted by key (the order
     /// of all-flags responses).
-    pub fn sorted_flags(&self) -> impl Iterator<Item = (&str, &Arc<FlagCounts>)> {
+    pub fn sorted_flags(&self) -> impl ExactSizeIterator<Item = (&str, &Arc<FlagCounts>)> {
         self.flag_counts.iter().map(|(k, c)| (k.as_str(), c))
     }
 
@@ -128,14 +140,6 @@ impl EdgeEnvironment {
             .binary_search_by(|(k, _)| k.as_str().cmp(flag))
             .ok()
             .map(|i| &self.flag_counts[i].1)
-    }
-
-    /// The entity tag of this revision's bodies in `dialect`.
-    pub fn etag(&self, dialect: &str) -> String {
-        format!(
-            "\"{}-{dialect}\"",
-            frames::config_version(self.snapshot.epoch(), self.snapshot.revision())
-        )
     }
 
     /// The client event stream's notice of this revision.
@@ -256,6 +260,11 @@ impl EdgeStore {
     /// One environment.
     pub fn get(&self, environment: &str) -> Option<Arc<EdgeEnvironment>> {
         self.state.load().environments.get(environment).cloned()
+    }
+
+    /// The revision held of `environment`, if any.
+    pub fn revision(&self, environment: &str) -> Option<u64> {
+        self.get(environment).map(|e| e.snapshot.revision())
     }
 
     /// The keys of every environment held.

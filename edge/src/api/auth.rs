@@ -2,7 +2,7 @@
 //! presented key is hashed (SHA-256) and looked up by its hash, so the time
 //! taken does not depend on how much of a guess matches a real key.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
@@ -14,22 +14,10 @@ use crate::error::Error;
 use crate::state::Edge;
 use crate::store::KnownKey;
 
-/// Where the key extractor leaves the caller's key for the response-header
-/// middleware (which adds the environment's revision to error responses).
-#[derive(Debug, Clone, Default)]
-pub struct CallerSlot(Arc<OnceLock<Arc<KnownKey>>>);
-
-impl CallerSlot {
-    /// The authenticated caller, if any.
-    pub fn get(&self) -> Option<&Arc<KnownKey>> {
-        self.0.get()
-    }
-}
-
-fn presented(parts: &Parts) -> Option<String> {
+fn presented(parts: &Parts) -> Option<&str> {
     for header in ["x-sdk-key", "x-api-key"] {
         if let Some(value) = parts.headers.get(header).and_then(|v| v.to_str().ok()) {
-            return Some(value.trim().to_owned());
+            return Some(value.trim());
         }
     }
     if let Some((scheme, token)) = parts
@@ -39,7 +27,7 @@ fn presented(parts: &Parts) -> Option<String> {
         .and_then(|v| v.split_once(' '))
         && scheme.eq_ignore_ascii_case("bearer")
     {
-        return Some(token.trim().to_owned());
+        return Some(token.trim());
     }
     // EventSource cannot send headers: `?key=` is accepted too.
     parts
@@ -47,7 +35,6 @@ fn presented(parts: &Parts) -> Option<String> {
         .query()?
         .split('&')
         .find_map(|pair| pair.strip_prefix("key="))
-        .map(str::to_owned)
 }
 
 /// A caller with a valid SDK key of any kind.
@@ -61,17 +48,17 @@ impl FromRequestParts<Arc<Edge>> for SdkKey {
         let key = presented(parts)
             .filter(|k| !k.is_empty())
             .ok_or(Error::Unauthorized)?;
-        let digest = hex::encode(Sha256::digest(key.as_bytes()));
+        let mut digest = [0u8; 64];
+        hex::encode_to_slice(Sha256::digest(key.as_bytes()), &mut digest)
+            .expect("64 hex digits fit");
+        let digest = std::str::from_utf8(&digest).expect("hex is ASCII");
         let known = edge
             .store
-            .key(&digest)
+            .key(digest)
             .filter(|k| k.is_active())
             .ok_or(Error::Unauthorized)?;
-        if let Some(slot) = parts.extensions.get::<CallerSlot>() {
-            let _ = slot.0.set(Arc::clone(&known));
-        }
         edge.check_rate(&known.entry.id)
-            .map_err(Error::RateLimited)?;
+            .map_err(|wait| Error::RateLimited(wait).at(edge.store.revision(&known.environment)))?;
         Ok(SdkKey(known))
     }
 }
@@ -87,7 +74,9 @@ impl FromRequestParts<Arc<Edge>> for ServerKey {
         let SdkKey(known) = SdkKey::from_request_parts(parts, edge).await?;
         match known.entry.kind {
             KeyKind::Server => Ok(ServerKey(known)),
-            KeyKind::Client => Err(Error::ServerKeyRequired),
+            KeyKind::Client => {
+                Err(Error::ServerKeyRequired.at(edge.store.revision(&known.environment)))
+            }
         }
     }
 }

@@ -66,21 +66,28 @@ pub async fn flags(
     headers: HeaderMap,
 ) -> Result<Response, Error> {
     let environment = edge.store.get(&key.environment).ok_or(Error::NotReady)?;
-    let (body, etag) = match query.format.as_deref() {
-        None | Some("legacy") => (
-            &environment.bodies().legacy_body,
-            environment.etag("legacy"),
-        ),
-        Some("full") => (&environment.bodies().full_body, environment.etag("full")),
-        Some(_) => return Err(Error::UnknownFormat),
+    let full = match query.format.as_deref() {
+        None | Some("legacy") => false,
+        Some("full") => true,
+        Some(_) => return Err(Error::UnknownFormat.at(Some(environment.snapshot.revision()))),
+    };
+    let etag = if full {
+        &environment.full_etag
+    } else {
+        &environment.legacy_etag
     };
     let encoding = Encoding::negotiate(&headers);
     let revision = HeaderValue::from(environment.snapshot.revision());
-    let etag_value = HeaderValue::from_str(&etag).expect("epochs are printable ASCII");
-    let matches = if_none_match(&headers, &etag);
+    let matches = etag.to_str().is_ok_and(|tag| if_none_match(&headers, tag));
     let mut response = if matches {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
+        let bodies = environment.bodies();
+        let body = if full {
+            &bodies.full_body
+        } else {
+            &bodies.legacy_body
+        };
         body.get(encoding).into_response()
     };
     let headers = response.headers_mut();
@@ -91,7 +98,7 @@ pub async fn flags(
         }
     }
     headers.insert(VARY, HeaderValue::from_static("accept-encoding"));
-    headers.insert(ETAG, etag_value);
+    headers.insert(ETAG, etag.clone());
     headers.insert(REVISION_HEADER, revision);
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     Ok(response)

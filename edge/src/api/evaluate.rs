@@ -159,7 +159,10 @@ pub(crate) async fn evaluate(
             bytes
         }
     };
-    Ok(with_revision(json_bytes(StatusCode::OK, bytes), &environment))
+    Ok(with_revision(
+        json_bytes(StatusCode::OK, bytes),
+        &environment,
+    ))
 }
 
 /// `{"revision": N, "results": {flag: result, ...}}`, written straight to
@@ -171,10 +174,11 @@ struct Results<'a> {
 }
 
 impl Results<'_> {
-    fn write<'f>(&self, flags: impl Iterator<Item = &'f str>) -> Bytes {
-        let mut out = Vec::with_capacity(128 + 96 * self.environment.snapshot.flag_count());
+    fn write<'f>(&self, flags: impl ExactSizeIterator<Item = &'f str>) -> Bytes {
+        let mut out = Vec::with_capacity(64 + 128 * flags.len());
         out.extend_from_slice(b"{\"revision\":");
-        out.extend_from_slice(self.environment.snapshot.revision().to_string().as_bytes());
+        serde_json::to_writer(&mut out, &self.environment.snapshot.revision())
+            .expect("writes to a Vec");
         out.extend_from_slice(b",\"results\":{");
         for (i, flag) in flags.enumerate() {
             if i > 0 {

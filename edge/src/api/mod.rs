@@ -4,6 +4,7 @@ pub mod auth;
 pub mod client;
 pub mod evaluate;
 pub mod health;
+pub mod observe;
 pub mod ofrep;
 pub mod openapi;
 pub mod stream;
@@ -12,24 +13,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Request, State};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, ETAG, IF_NONE_MATCH, RETRY_AFTER};
-use axum::http::{HeaderName, HeaderValue, Method};
-use axum::middleware::{self, Next};
-use axum::response::Response;
-use tower_http::cors::{AllowOrigin, CorsLayer};
+use axum::http::{HeaderName, Method};
+use tower::Layer as _;
+use tower_http::cors::{AllowOrigin, Cors, CorsLayer};
 
-use crate::metrics;
 use crate::state::Edge;
 
 /// Sent while the edge is out of touch with Redis: seconds since it last
 /// was in sync (how stale the snapshot may be).
 pub const SNAPSHOT_AGE_HEADER: &str = "x-halyard-snapshot-age";
 
-/// Every route of the edge. Browsers call the edge from any origin with
-/// SDK keys in headers (never cookies), so CORS allows every origin; a
-/// preflight needs no key, and `ETag`, `X-Halyard-Revision`,
-/// `X-Halyard-Snapshot-Age` and `Retry-After` are exposed.
+/// Every route of the edge, each observed (metrics, staleness header).
 pub fn router(edge: Arc<Edge>) -> Router {
     Router::new()
         .merge(client::router())
@@ -37,43 +32,18 @@ pub fn router(edge: Arc<Edge>) -> Router {
         .merge(stream::router())
         .merge(health::router())
         .merge(openapi::router())
-        .layer(middleware::from_fn_with_state(
-            Arc::clone(&edge),
-            revision_headers,
-        ))
-        .layer(cors())
-        .layer(middleware::from_fn_with_state(
-            Arc::clone(&edge),
-            metrics::track,
-        ))
+        .layer(observe::ObserveLayer::new(Arc::clone(&edge)))
         .with_state(edge)
 }
 
-/// Adds `X-Halyard-Revision` to responses of an authenticated caller that
-/// lack it (errors after authentication), and `X-Halyard-Snapshot-Age`
-/// to every response while the edge is out of sync.
-async fn revision_headers(
-    State(edge): State<Arc<Edge>>,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    let caller = auth::CallerSlot::default();
-    request.extensions_mut().insert(caller.clone());
-    let mut response = next.run(request).await;
-    let headers = response.headers_mut();
-    if !headers.contains_key(client::REVISION_HEADER)
-        && let Some(key) = caller.get()
-        && let Some(environment) = edge.store.get(&key.environment)
-    {
-        headers.insert(
-            client::REVISION_HEADER,
-            HeaderValue::from(environment.snapshot.revision()),
-        );
-    }
-    if let Some(stale) = edge.store.stale_for() {
-        headers.insert(SNAPSHOT_AGE_HEADER, HeaderValue::from(stale.as_secs()));
-    }
-    response
+/// The edge's HTTP service: [`router`] behind CORS. Browsers call the edge
+/// from any origin with SDK keys in headers (never cookies), so CORS allows
+/// every origin; a preflight needs no key, and `ETag`,
+/// `X-Halyard-Revision`, `X-Halyard-Snapshot-Age` and `Retry-After` are
+/// exposed. (Around the router rather than per route, so the layer is not
+/// cloned per request.)
+pub fn app(edge: Arc<Edge>) -> Cors<Router> {
+    cors().layer(router(edge))
 }
 
 fn cors() -> CorsLayer {
@@ -95,4 +65,6 @@ fn cors() -> CorsLayer {
             HeaderName::from_static(SNAPSHOT_AGE_HEADER),
         ])
         .max_age(Duration::from_secs(600))
+        // Every origin gets the same answer (`*`), so caches need no Vary.
+        .vary([])
 }

@@ -136,15 +136,18 @@ fn to_json(value: &impl Serialize) -> Bytes {
     Bytes::from(serde_json::to_vec(value).expect("OFREP items serialize"))
 }
 
-/// The context of a `{"context": {...}}` body and its canonical JSON, or
-/// the failure (PARSE_ERROR, INVALID_CONTEXT).
-fn context_of(body: &Body) -> Result<(Context, String), (&'static str, String)> {
+/// The context of a `{"context": {...}}` body, with its canonical JSON when
+/// `canonical`, or the failure (PARSE_ERROR, INVALID_CONTEXT).
+fn context_of(
+    body: &Body,
+    canonical: bool,
+) -> Result<(Context, Option<String>), (&'static str, String)> {
     let mut request = body.json().map_err(|details| ("PARSE_ERROR", details))?;
     let Some(raw) = request.get_mut("context").map(Value::take) else {
         return Err(("PARSE_ERROR", "the body needs a \"context\" object".into()));
     };
     // serde_json objects keep keys sorted, so this is a canonical form.
-    let canonical = raw.to_string();
+    let canonical = canonical.then(|| raw.to_string());
     let context = Context::from_json(raw).map_err(|e| ("INVALID_CONTEXT", e.to_string()))?;
     Ok((context, canonical))
 }
@@ -177,7 +180,7 @@ pub(crate) async fn ofrep_single(
     body: Body,
 ) -> Result<Response, Error> {
     let environment = edge.store.get(&key.environment).ok_or(Error::NotReady)?;
-    let response = match context_of(&body) {
+    let response = match context_of(&body, false) {
         Err(failure) => request_failure(Some(&flag), failure),
         Ok((context, _)) => match item(&flag, &evaluate_counted(&environment, &flag, &context)) {
             Ok(success) => json_bytes(StatusCode::OK, to_json(&success)),
@@ -189,7 +192,8 @@ pub(crate) async fn ofrep_single(
 
 /// Where OFREP providers hear of changes: the client event stream, on the
 /// same origin (a relative `endpoint.requestUri`).
-const EVENT_STREAMS: &str = r#"[{"type":"sse","endpoint":{"requestUri":"/api/client/events"},"inactivityDelaySec":120}]"#;
+const EVENT_STREAMS: &str =
+    r#"[{"type":"sse","endpoint":{"requestUri":"/api/client/events"},"inactivityDelaySec":120}]"#;
 
 /// The bulk ETag: identical on every edge for the same epoch, revision and context.
 fn bulk_etag(environment: &EdgeEnvironment, canonical_context: &str) -> HeaderValue {
@@ -251,14 +255,14 @@ pub(crate) async fn ofrep_bulk(
     let response = match cached {
         Some(hit) => hit,
         None => {
-            let (context, canonical) = match context_of(&body) {
+            let (context, canonical) = match context_of(&body, true) {
                 Ok(parsed) => parsed,
                 Err(failure) => {
                     return Ok(with_revision(request_failure(None, failure), &environment));
                 }
             };
             let response = CachedResponse {
-                etag: Some(bulk_etag(&environment, &canonical)),
+                etag: Some(bulk_etag(&environment, &canonical.expect("asked for"))),
                 body: bulk_body(&environment, &context),
             };
             edge.cache

@@ -123,7 +123,7 @@ pub async fn stream(
     let dialect = match query.dialect.as_deref() {
         None | Some("legacy") => Dialect::Legacy,
         Some("v2") => Dialect::V2,
-        Some(_) => return Err(Error::UnknownDialect),
+        Some(_) => return Err(Error::UnknownDialect.at(edge.store.revision(&key.environment))),
     };
     open(edge, key, dialect, &headers)
 }

@@ -24,6 +24,10 @@ mod servers;
 mod setup;
 mod sse;
 
+/// The same allocator as the `halyard` binary, for the edge and the baseline.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
