@@ -1,4 +1,4 @@
-//! Keeps the [`EdgeStore`] in step with the control plane through Redis
+//! Keeps the [`crate::store::EdgeStore`] in step with the control plane through Redis
 //! (`docs/protocol.md` §4 and §6).
 //!
 //! A session subscribes to the change channel first, then loads every
