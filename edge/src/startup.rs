@@ -120,8 +120,8 @@ async fn serve_http1(
     closing: impl FnOnce(),
 ) {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let mut http1 = hyper::server::conn::http1::Builder::new();
-    http1.timer(hyper_util::rt::TokioTimer::new());
+    let http1 = hyper::server::conn::http1::Builder::new();
+    // No timer: a header-read timeout would arm a timer per request.
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
