@@ -1,13 +1,13 @@
 //! Per-environment change streams: a broadcast of pre-serialized SSE frames
 //! and a bounded replay log for `Last-Event-ID`.
 //!
-//! Each revision's frame is serialized once, by the sync task, and its bytes
-//! are shared by every subscriber. A subscriber takes its replay and its
+//! Each revision's frames (every dialect, `crate::frames`) are serialized
+//! once, by the sync task, and shared by every subscriber. A subscriber takes its replay and its
 //! live subscription under the same lock the publisher holds while logging
 //! and sending, so it sees every revision after its `Last-Event-ID` exactly
 //! once. A resync (a full snapshot installed without a message), a lagging
-//! subscriber or a `Last-Event-ID` older than the log all lead to a full
-//! resend (`put`) instead of unbounded buffering.
+//! subscriber or a `Last-Event-ID` the log cannot vouch for all lead to the
+//! dialect's full resend instead of unbounded buffering.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
