@@ -17,6 +17,8 @@
 //! - [`api`]: the routes (configuration, streams, evaluation, OFREP,
 //!   health) and SDK key checks.
 //! - [`error`]: the error enum and its mapping to HTTP.
+//! - [`serve`]: HTTP/1.1 connections (hyper, and streams written
+//!   directly) and graceful shutdown.
 //! - [`startup`]: wiring and shutdown.
 
 pub mod api;
@@ -27,6 +29,7 @@ pub mod error;
 pub mod frames;
 pub mod metrics;
 pub mod persist;
+pub mod serve;
 pub mod startup;
 pub mod state;
 pub mod store;

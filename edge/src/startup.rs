@@ -94,7 +94,7 @@ pub async fn run_on(
         }
     }));
     let closing = Arc::clone(&edge);
-    serve_http1(listener, api::app(Arc::clone(&edge)), shutdown, move || {
+    crate::serve::serve_http1(listener, api::app(Arc::clone(&edge)), shutdown, move || {
         tracing::info!("shutting down: closing streams, draining requests");
         closing.close_streams();
     })
@@ -103,51 +103,4 @@ pub async fn run_on(
         task.abort();
     }
     Ok(())
-}
-
-/// Serves `app` over HTTP/1.1 until `shutdown`, then stops accepting, calls
-/// `closing` (streams send `retry:` and end) and waits for every connection
-/// to finish its in-flight response.
-///
-/// Its own accept loop on hyper's HTTP/1 connection rather than
-/// `axum::serve`, whose HTTP/1-or-2 detection costs about 7.5 KiB per
-/// connection: with 10,000 SSE streams per edge that is 75 MiB. Edges sit
-/// behind a load balancer that terminates TLS and speaks HTTP/1.1 to them.
-async fn serve_http1(
-    listener: TcpListener,
-    app: tower_http::cors::Cors<Router>,
-    shutdown: impl Future<Output = ()>,
-    closing: impl FnOnce(),
-) {
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let http1 = hyper::server::conn::http1::Builder::new();
-    // No timer: a header-read timeout would arm a timer per request.
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
-                    let _ = stream.set_nodelay(true);
-                    let service = hyper_util::service::TowerToHyperService::new(app.clone());
-                    let connection = http1
-                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
-                    let connection = graceful.watch(connection);
-                    tokio::spawn(async move {
-                        if let Err(err) = connection.await {
-                            tracing::debug!(error = %err, "connection ended with an error");
-                        }
-                    });
-                }
-                // Out of file descriptors and the like: wait, don't spin.
-                Err(err) => {
-                    tracing::warn!(error = %err, "accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                }
-            },
-            () = &mut shutdown => break,
-        }
-    }
-    drop(listener);
-    closing();
-    graceful.shutdown().await;
 }

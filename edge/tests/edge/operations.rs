@@ -239,19 +239,7 @@ async fn metrics_compression_and_graceful_shutdown(pool: PgPool) {
     let (stack, server_key, client_key) = evaluation_stack(pool).await;
     let edge = stack.spawn_edge(EdgeOptions::default()).await;
     let base = edge.url.clone();
-    let started = tokio::time::Instant::now();
-    while stack
-        .http
-        .get(format!("{base}/readyz"))
-        .send()
-        .await
-        .unwrap()
-        .status()
-        != 200
-    {
-        assert!(started.elapsed() < DEADLINE, "the edge did not get ready");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    edge.ready(&stack.http).await;
     let mut stream = Frames::open_at(
         &stack,
         &format!("{base}/api/client/stream?dialect=v2"),
@@ -466,4 +454,117 @@ async fn saved_snapshots_serve_through_an_outage_with_their_age(pool: PgPool) {
     }
     drop(restarted);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Sends `request` on a new connection and reads until `until` arrives (or
+/// the connection closes); returns what was read, and the connection.
+async fn raw(edge: &str, request: &str, until: &str) -> (String, tokio::net::TcpStream) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let address = edge.trim_start_matches("http://");
+    let mut socket = tokio::net::TcpStream::connect(address).await.unwrap();
+    socket.write_all(request.as_bytes()).await.unwrap();
+    let mut read = Vec::new();
+    let mut chunk = [0u8; 16 * 1024];
+    while !String::from_utf8_lossy(&read).contains(until) {
+        let n = tokio::time::timeout(DEADLINE, socket.read(&mut chunk))
+            .await
+            .unwrap_or_else(|_| panic!("no {until:?} within {DEADLINE:?}: {request}"))
+            .unwrap();
+        if n == 0 {
+            break;
+        }
+        read.extend_from_slice(&chunk[..n]);
+    }
+    (String::from_utf8_lossy(&read).into_owned(), socket)
+}
+
+/// Stream connections are served without hyper's buffers when the stream
+/// is the connection's first request (docs/protocol.md §7.4); every other
+/// way a client may ask for one still works, and a client that goes away
+/// frees its stream.
+#[sqlx::test(migrator = "halyard_control_plane::store::postgres::MIGRATOR")]
+async fn streams_arrive_every_way_and_leave_when_the_client_does(pool: PgPool) {
+    let (stack, server_key, _) = evaluation_stack(pool).await;
+    let edge = stack.spawn_edge(EdgeOptions::default()).await;
+    edge.ready(&stack.http).await;
+    let stream = format!("/api/client/stream?dialect=v2&key={server_key}");
+    let open_streams = || async {
+        let text = stack
+            .http
+            .get(&edge.metrics)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        metric(&text, "halyard_edge_sse_open_streams{dialect=\"v2\"}").unwrap_or(0.0)
+    };
+
+    // The first request of a connection: chunked, and the connection closes
+    // when the stream does.
+    let (head, socket) = raw(
+        &edge.url,
+        &format!("GET {stream} HTTP/1.1\r\nHost: edge\r\n\r\n"),
+        "event: put",
+    )
+    .await;
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    for header in [
+        "content-type: text/event-stream",
+        "transfer-encoding: chunked",
+        "connection: close",
+        "x-halyard-revision: ",
+        "access-control-allow-origin: *",
+    ] {
+        assert!(head.contains(header), "{header} in {head}");
+    }
+    assert_eq!(open_streams().await, 1.0);
+    drop(socket);
+    let started = tokio::time::Instant::now();
+    while open_streams().await != 0.0 {
+        assert!(
+            started.elapsed() < DEADLINE,
+            "the closed stream was not freed"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+
+    // Refused on the same path: a complete JSON error.
+    let (refused, _) = raw(
+        &edge.url,
+        "GET /api/client/stream HTTP/1.1\r\nHost: edge\r\nX-SDK-Key: hal_srv_not-a-key\r\n\r\n",
+        "}",
+    )
+    .await;
+    assert!(
+        refused.starts_with("HTTP/1.1 401 Unauthorized\r\n"),
+        "{refused}"
+    );
+    let (head, body) = refused.split_once("\r\n\r\n").unwrap();
+    assert!(
+        head.contains(&format!("content-length: {}", body.len())),
+        "{head}"
+    );
+    let error: Value = serde_json::from_str(body).unwrap();
+    assert_eq!(error["error"], "unauthorized");
+
+    // After another request on a keep-alive connection, and over HTTP/1.0.
+    let (pipelined, _) = raw(
+        &edge.url,
+        &format!(
+            "GET /healthz HTTP/1.1\r\nHost: edge\r\n\r\nGET {stream} HTTP/1.1\r\nHost: edge\r\n\r\n"
+        ),
+        "event: put",
+    )
+    .await;
+    assert!(pipelined.contains("event: put"), "{pipelined}");
+    let (old, _) = raw(
+        &edge.url,
+        &format!("GET {stream} HTTP/1.0\r\n\r\n"),
+        "event: put",
+    )
+    .await;
+    assert!(old.starts_with("HTTP/1.0 200 OK\r\n"), "{old}");
+    assert!(old.contains("event: put"), "{old}");
 }

@@ -44,6 +44,19 @@ pub struct Edge {
 }
 
 impl Edge {
+    /// Waits until `/readyz` says every environment has a snapshot.
+    pub async fn ready(&self, http: &reqwest::Client) {
+        let started = tokio::time::Instant::now();
+        loop {
+            let response = http.get(format!("{}/readyz", self.url)).send().await;
+            if response.is_ok_and(|r| r.status() == 200) {
+                return;
+            }
+            assert!(started.elapsed() < DEADLINE, "the edge did not get ready");
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
     /// Starts the edge's graceful shutdown and waits for it to finish.
     pub async fn shut_down(mut self) {
         if let Some(shutdown) = self.shutdown.take() {
