@@ -31,9 +31,13 @@ pub type App = tower_http::cors::Cors<Router>;
 /// head goes to hyper, which reads the rest.
 const FIRST_READ: usize = 2048;
 
+/// How long shutdown waits for in-flight responses (a client that stopped
+/// reading would otherwise hold it forever).
+pub const DRAIN_LIMIT: Duration = Duration::from_secs(30);
+
 /// Serves `app` until `shutdown`, then stops accepting, calls `closing`
-/// (streams send `retry:` and end) and waits for every connection to finish
-/// its in-flight response.
+/// (streams send `retry:` and end) and waits, up to [`DRAIN_LIMIT`], for
+/// every connection to finish its in-flight response.
 pub async fn serve_http1(
     listener: TcpListener,
     app: App,
@@ -63,7 +67,15 @@ pub async fn serve_http1(
     stop.cancel();
     closing();
     connections.close();
-    connections.wait().await;
+    if tokio::time::timeout(DRAIN_LIMIT, connections.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            connections = connections.len(),
+            "connections still busy after {DRAIN_LIMIT:?}: closing them"
+        );
+    }
 }
 
 async fn connection(mut socket: TcpStream, app: App, stop: CancellationToken) {
