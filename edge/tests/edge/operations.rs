@@ -464,7 +464,7 @@ async fn raw(edge: &str, request: &str, until: &str) -> (String, tokio::net::Tcp
     let mut socket = tokio::net::TcpStream::connect(address).await.unwrap();
     socket.write_all(request.as_bytes()).await.unwrap();
     let mut read = Vec::new();
-    let mut chunk = [0u8; 16 * 1024];
+    let mut chunk = vec![0u8; 16 * 1024];
     while !String::from_utf8_lossy(&read).contains(until) {
         let n = tokio::time::timeout(DEADLINE, socket.read(&mut chunk))
             .await
