@@ -1,9 +1,9 @@
-//! HTTP/1.1 serving: the accept loop, hyper for requests and [`direct`]
+//! HTTP/1.1 serving: the accept loop, hyper for requests and `direct`
 //! for stream connections, and graceful shutdown.
 //!
 //! Its own accept loop rather than `axum::serve`, whose HTTP/1-or-2
 //! detection costs about 7.5 KiB per connection, and whose hyper buffers
-//! cost another 16 KiB per stream (see [`direct`]): with 10,000 SSE streams
+//! cost another 16 KiB per stream (see `direct.rs`): with 10,000 SSE streams
 //! per edge that is over 200 MiB. Edges sit behind a load balancer that
 //! terminates TLS and speaks HTTP/1.1 to them.
 
