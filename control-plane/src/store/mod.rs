@@ -3,11 +3,28 @@
 //! [`Store`] is what the services read through and open write transactions
 //! on; [`Tx`] is one write transaction (a unit of work); [`OutboxClaim`] is a
 //! relay's exclusive hold on one environment's outbox. The PostgreSQL
-//! implementation lives in [`postgres`]; the binary issue adds SQLite, which
-//! must pass the same test suite. Services own the transaction and all the
+//! implementation lives in [`postgres`]; the SQLite one (the all-in-one node)
+//! shares its row types, every portable query (`store/queries/`) and every
+//! method whose code is the same (`store/sql.rs`). Services own the transaction and all the
 //! rules; a store only runs queries.
 
 pub mod postgres;
+mod rows;
+mod sql;
+
+/// A query both backends run unchanged (`store/queries/`; `$n` parameters,
+/// portable SQL).
+macro_rules! shared_sql {
+    ($name:literal) => {
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/src/store/queries/",
+            $name,
+            ".sql"
+        ))
+    };
+}
+use shared_sql;
 
 use async_trait::async_trait;
 use halyard_common::model::{EnvironmentFlag, Flag, FlagConfig, Segment};

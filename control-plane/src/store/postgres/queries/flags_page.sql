@@ -7,6 +7,6 @@ SELECT f.id, f.key, f.description, f.kind, f.variations, f.tags, f.version, f.cr
 FROM flags f
 JOIN flag_configs c ON c.flag_id = f.id AND c.environment_id = $1
 WHERE ($2::text IS NULL OR f.key ILIKE '%' || replace(replace(replace($2, '\', '\\'), '%', '\%'), '_', '\_') || '%')
-  AND ($3::text IS NULL OR $3 = ANY (f.tags))
+  AND ($3::text IS NULL OR f.tags @> jsonb_build_array($3::text))
 ORDER BY f.key
 LIMIT $4 OFFSET $5

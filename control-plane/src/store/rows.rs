@@ -1,6 +1,7 @@
-//! Database rows and their conversion into store records. A stored document
-//! that no longer parses is reported as [`StoreError::Corrupt`], never
-//! silently skipped.
+//! Database rows and their conversion into store records, shared by both
+//! backends (the column types decode from PostgreSQL and SQLite alike). A
+//! stored document that no longer parses is reported as
+//! [`StoreError::Corrupt`], never silently skipped.
 
 use halyard_common::model::{Flag, FlagConfig, FlagKind, Segment, Variation};
 use halyard_common::{ChangeMessage, EnvironmentKey, Epoch, FlagKey};
@@ -16,7 +17,7 @@ use crate::store::{
     Role, SegmentRecord, StoreError, StoreResult,
 };
 
-/// Serializes a model value for a `jsonb` column.
+/// Serializes a model value for a JSON column.
 pub(super) fn json<T: Serialize>(value: &T) -> Json<Value> {
     Json(serde_json::to_value(value).expect("model types always serialize"))
 }
@@ -71,7 +72,7 @@ pub(super) struct FlagRow {
     description: String,
     kind: String,
     variations: Json<Value>,
-    tags: Vec<String>,
+    tags: Json<Vec<String>>,
     version: i64,
     created_at: OffsetDateTime,
     updated_at: OffsetDateTime,
@@ -110,7 +111,7 @@ impl FlagRow {
                 description: self.description,
                 kind,
                 variations,
-                tags: self.tags,
+                tags: self.tags.0,
                 version: unsigned(self.version),
                 created_at: Some(self.created_at),
                 updated_at: Some(self.updated_at),

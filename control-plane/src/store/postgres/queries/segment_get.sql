@@ -1,1 +1,0 @@
-SELECT id, environment_id, key, body, version, created_at, updated_at, 0::bigint AS total FROM segments WHERE environment_id = $1 AND key = $2
