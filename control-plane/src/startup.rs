@@ -41,11 +41,14 @@ pub fn metrics_app(metrics: Metrics) -> Router {
     Router::new().route("/metrics", get(move || async move { metrics.render() }))
 }
 
-/// Keeps `head` at the newest outbox id: on every `NOTIFY halyard_outbox`,
+/// Keeps `head` at the newest outbox id: on every commit the store reports
+/// ([`Store::outbox_changes`], SQLite), else on every `NOTIFY
+/// halyard_outbox` through a `LISTEN` connection from `pool` (PostgreSQL),
 /// and at least once a second (notifications are lost while reconnecting).
 pub async fn watch_outbox(store: Arc<dyn Store>, pool: Option<PgPool>, head: watch::Sender<i64>) {
-    let mut listener = match &pool {
-        Some(pool) => match PgListener::connect_with(pool).await {
+    let mut changes = store.outbox_changes();
+    let mut listener = match (&changes, &pool) {
+        (None, Some(pool)) => match PgListener::connect_with(pool).await {
             Ok(mut listener) => match listener.listen("halyard_outbox").await {
                 Ok(()) => Some(listener),
                 Err(err) => {
@@ -58,16 +61,20 @@ pub async fn watch_outbox(store: Arc<dyn Store>, pool: Option<PgPool>, head: wat
                 None
             }
         },
-        None => None,
+        _ => None,
     };
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
-        let notified = match &mut listener {
-            Some(l) => tokio::select! {
+        let notified = match (&mut changes, &mut listener) {
+            (Some(changes), _) => tokio::select! {
+                changed = changes.changed() => changed.is_ok(),
+                _ = tick.tick() => true,
+            },
+            (None, Some(l)) => tokio::select! {
                 received = l.recv() => received.is_ok(),
                 _ = tick.tick() => true,
             },
-            None => {
+            (None, None) => {
                 tick.tick().await;
                 true
             }

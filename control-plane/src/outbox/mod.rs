@@ -363,8 +363,10 @@ impl std::fmt::Debug for Relay {
 
 impl Relay {
     /// A relay publishing `store`'s outbox to `redis` under `target`'s names.
-    /// Use [`redis_connection`] for `redis`. Without
-    /// [`Relay::with_listener`], [`Relay::run`] only sweeps.
+    /// Use [`redis_connection`] for `redis`. It wakes on the store's own
+    /// commit notices where it has them ([`Store::outbox_changes`]), else
+    /// on `NOTIFY` with [`Relay::with_listener`]; otherwise [`Relay::run`]
+    /// only sweeps.
     pub fn new(store: Arc<dyn Store>, redis: ConnectionManager, target: RedisTarget) -> Self {
         Self {
             store,
@@ -711,10 +713,14 @@ impl Relay {
     pub async fn run(mut self, shutdown: impl Future<Output = ()> + Send) {
         let mut shutdown = Shutdown::new(Box::pin(shutdown));
         let wake = Arc::new(Notify::new());
-        let _listener = self
-            .listener
-            .clone()
-            .map(|pool| AbortOnDrop(tokio::spawn(listen(pool, Arc::clone(&wake)))));
+        let _listener = match (self.store.outbox_changes(), self.listener.clone()) {
+            (Some(changes), _) => Some(AbortOnDrop(tokio::spawn(forward_changes(
+                changes,
+                Arc::clone(&wake),
+            )))),
+            (None, Some(pool)) => Some(AbortOnDrop(tokio::spawn(listen(pool, Arc::clone(&wake))))),
+            (None, None) => None,
+        };
         let mut sweep = tokio::time::interval(self.sweep_interval);
         sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
@@ -887,6 +893,13 @@ struct AbortOnDrop(JoinHandle<()>);
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
+    }
+}
+
+/// Forwards the store's own outbox commit counter (SQLite) to `wake`.
+async fn forward_changes(mut changes: tokio::sync::watch::Receiver<u64>, wake: Arc<Notify>) {
+    while changes.changed().await.is_ok() {
+        wake.notify_one();
     }
 }
 

@@ -3,14 +3,17 @@
 //! [`Store`] is what the services read through and open write transactions
 //! on; [`Tx`] is one write transaction (a unit of work); [`OutboxClaim`] is a
 //! relay's exclusive hold on one environment's outbox. The PostgreSQL
-//! implementation lives in [`postgres`]; the SQLite one (the all-in-one node)
-//! shares its row types, every portable query (`store/queries/`) and every
-//! method whose code is the same (`store/sql.rs`). Services own the transaction and all the
+//! implementations live in [`postgres`] (production) and [`sqlite`] (the
+//! all-in-one node). They share their row types, every portable query
+//! (`store/queries/`) and every method whose code is the same
+//! (`store/sql.rs`), and pass the same suite (`tests/api`, run on both by
+//! `scripts/test`). Services own the transaction and all the
 //! rules; a store only runs queries.
 
 pub mod postgres;
 mod rows;
 mod sql;
+pub mod sqlite;
 
 /// A query both backends run unchanged (`store/queries/`; `$n` parameters,
 /// portable SQL).
@@ -392,6 +395,14 @@ pub trait Store: Send + Sync + 'static {
     /// `None` when another relay holds it.
     async fn claim_outbox(&self, environment_id: Uuid)
     -> StoreResult<Option<Box<dyn OutboxClaim>>>;
+
+    /// A counter bumped whenever a transaction that wrote the outbox
+    /// commits, for stores that can tell in-process (SQLite); `None` where
+    /// other processes write too and notifications come from the database
+    /// (PostgreSQL's `NOTIFY halyard_outbox`).
+    fn outbox_changes(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        None
+    }
 }
 
 /// One write transaction. Dropping it without [`Tx::commit`] rolls back.

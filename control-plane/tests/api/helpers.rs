@@ -1,8 +1,12 @@
 //! `spawn_app`: a control plane on 127.0.0.1:0 over a fresh database, with a
 //! bootstrap admin key and helpers for authenticated requests.
+//!
+//! The whole suite runs on either store: PostgreSQL (the default) or, with
+//! `HALYARD_TEST_STORE=sqlite`, SQLite. `scripts/test` runs it both ways.
 #![allow(dead_code)]
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
 
 use halyard_control_plane::auth::Authenticator;
 use halyard_control_plane::metrics::Metrics;
@@ -10,6 +14,7 @@ use halyard_control_plane::service::{Actor, Service};
 use halyard_control_plane::startup::{app, watch_outbox};
 use halyard_control_plane::state::AppState;
 use halyard_control_plane::store::postgres::PgStore;
+use halyard_control_plane::store::sqlite::SqliteStore;
 use halyard_control_plane::store::{OutboxRow, Store};
 use reqwest::{Method, RequestBuilder, Response};
 use serde_json::Value;
@@ -25,8 +30,9 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
-    pub pool: PgPool,
     pub store: Arc<dyn Store>,
+    /// The SQLite file's directory, removed with the last app using it.
+    _sqlite_dir: Option<Arc<tempfile::TempDir>>,
     pub service: Service,
     _server: tokio::task::JoinHandle<()>,
     _watcher: tokio::task::JoinHandle<()>,
@@ -41,21 +47,54 @@ impl Drop for TestApp {
     }
 }
 
+/// SQLite directories by test database, so two apps of one test (one
+/// `pool`) share one file, as they would share one PostgreSQL database.
+static SQLITE_DIRS: Mutex<Option<HashMap<String, Weak<tempfile::TempDir>>>> = Mutex::new(None);
+
+/// The store the suite runs on for this test's `pool`.
+async fn open_store(pool: &PgPool) -> (Arc<dyn Store>, Option<Arc<tempfile::TempDir>>) {
+    match std::env::var("HALYARD_TEST_STORE").as_deref() {
+        Err(_) | Ok("postgres") => (Arc::new(PgStore::from_pool(pool.clone())), None),
+        Ok("sqlite") => {
+            let database = pool
+                .connect_options()
+                .get_database()
+                .expect("sqlx::test names its database")
+                .to_owned();
+            let dir = {
+                let mut dirs = SQLITE_DIRS.lock().expect("directory registry");
+                let dirs = dirs.get_or_insert_with(HashMap::new);
+                match dirs.get(&database).and_then(Weak::upgrade) {
+                    Some(dir) => dir,
+                    None => {
+                        let dir = Arc::new(tempfile::tempdir().expect("a temporary directory"));
+                        dirs.insert(database, Arc::downgrade(&dir));
+                        dir
+                    }
+                }
+            };
+            let store = SqliteStore::open(&dir.path().join("halyard.sqlite3"))
+                .await
+                .expect("SQLite opens");
+            store.migrate().await.expect("SQLite migrations apply");
+            (Arc::new(store), Some(dir))
+        }
+        Ok(other) => panic!("HALYARD_TEST_STORE={other}: use postgres or sqlite"),
+    }
+}
+
 /// Starts a control plane over `pool` (a fresh, migrated database from
-/// `#[sqlx::test]`) with the default environments created.
+/// `#[sqlx::test]`), or over SQLite (see the module docs), with the default
+/// environments created.
 pub async fn spawn_app(pool: PgPool) -> TestApp {
-    let store: Arc<dyn Store> = Arc::new(PgStore::from_pool(pool.clone()));
+    let (store, sqlite_dir) = open_store(&pool).await;
     let service = Service::new(Arc::clone(&store));
     service
         .ensure_default_environments()
         .await
         .expect("default environments");
     let (head_tx, head_rx) = watch::channel(store.outbox_head().await.expect("outbox head"));
-    let watcher = tokio::spawn(watch_outbox(
-        Arc::clone(&store),
-        Some(pool.clone()),
-        head_tx,
-    ));
+    let watcher = tokio::spawn(watch_outbox(Arc::clone(&store), Some(pool), head_tx));
     let state = AppState {
         service: service.clone(),
         auth: Arc::new(Authenticator::new(Some(ADMIN_KEY))),
@@ -73,8 +112,8 @@ pub async fn spawn_app(pool: PgPool) -> TestApp {
     TestApp {
         address,
         client: reqwest::Client::new(),
-        pool,
         store,
+        _sqlite_dir: sqlite_dir,
         service,
         _server: server,
         _watcher: watcher,
@@ -147,6 +186,21 @@ impl TestApp {
             .outbox_after(0, 10_000)
             .await
             .expect("outbox readable")
+    }
+
+    /// Ends key `id`'s validity a second ago, as if its expiry had passed
+    /// (through the store, so on either backend).
+    pub async fn expire_key(&self, id: &str) {
+        let id = uuid::Uuid::parse_str(id).expect("key ids are UUIDs");
+        let mut tx = self.store.begin().await.expect("begin");
+        let mut key = tx
+            .api_key_for_update(id)
+            .await
+            .expect("key readable")
+            .expect("the key exists");
+        key.expires_at = Some(time::OffsetDateTime::now_utc() - time::Duration::seconds(1));
+        tx.update_api_key(&key).await.expect("key saved");
+        tx.commit().await.expect("commit");
     }
 
     /// The current revision of `environment`.

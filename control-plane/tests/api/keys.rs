@@ -365,11 +365,7 @@ async fn rotation_issues_a_working_key_and_keeps_the_old_one_for_the_grace_perio
     assert_eq!(listed_new["expires_at"], Value::Null, "{listed_new}");
 
     // The end of the grace period, without waiting for it.
-    sqlx::query("UPDATE api_keys SET expires_at = now() - interval '1 second' WHERE id = $1")
-        .bind(Uuid::parse_str(old_id).unwrap())
-        .execute(&app.pool)
-        .await
-        .expect("grace period ended");
+    app.expire_key(old_id).await;
     assert_eq!(
         status_with(&app, old_key, "/api/admin/flags").await,
         401,

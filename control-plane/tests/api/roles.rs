@@ -5,7 +5,6 @@
 use reqwest::{Method, Response};
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use uuid::Uuid;
 
 use crate::helpers::{ADMIN_KEY, TestApp, assert_error, read, spawn_app};
 
@@ -456,13 +455,7 @@ async fn expired_keys_are_unauthorized(pool: PgPool) {
         200,
         "the token works before it expires"
     );
-    let updated =
-        sqlx::query("UPDATE api_keys SET expires_at = now() - interval '1 second' WHERE id = $1")
-            .bind(Uuid::parse_str(&id).expect("key ids are UUIDs"))
-            .execute(&app.pool)
-            .await
-            .expect("expiry set");
-    assert_eq!(updated.rows_affected(), 1);
+    app.expire_key(&id).await;
     let response = app
         .request_as(&editor, Method::GET, "/api/admin/flags")
         .send()
