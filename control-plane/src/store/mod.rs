@@ -2,9 +2,8 @@
 //!
 //! [`Store`] is what the services read through and open write transactions
 //! on; [`Tx`] is one write transaction (a unit of work); [`OutboxClaim`] is a
-//! relay's exclusive hold on one environment's outbox. The PostgreSQL
-//! implementations live in [`postgres`] (production) and [`sqlite`] (the
-//! all-in-one node). They share their row types, every portable query
+//! relay's exclusive hold on one environment's outbox. The implementations
+//! live in [`postgres`] (production) and [`sqlite`] (the all-in-one node). They share their row types, every portable query
 //! (`store/queries/`) and every method whose code is the same
 //! (`store/sql.rs`), and pass the same suite (`tests/api`, run on both by
 //! `scripts/test`). Services own the transaction and all the
