@@ -15,7 +15,11 @@
 //! - [`snapshot`]: an environment at one revision, compiled and immutable.
 //! - [`change`]: change messages, epochs and revisions.
 //! - [`error`]: validation errors with field paths and stable codes.
+//! - `bus` (feature `bus`): the in-process bus of the all-in-one node, the
+//!   only part that needs an async runtime (tokio's channels).
 
+#[cfg(feature = "bus")]
+pub mod bus;
 pub mod change;
 pub mod context;
 pub mod error;

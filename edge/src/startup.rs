@@ -18,7 +18,7 @@ use crate::api;
 use crate::config::EdgeConfig;
 use crate::persist::SnapshotDir;
 use crate::state::Edge;
-use crate::sync::{ControlPlaneSource, Syncer};
+use crate::sync::{Bus, ControlPlaneSource, Syncer};
 
 /// The metrics router (`/metrics`).
 pub fn metrics_app(edge: Arc<Edge>) -> Router {
@@ -78,7 +78,11 @@ pub async fn run_on(
         tasks.push(tokio::spawn(dir.keep_writing(Arc::clone(&edge))));
     }
     let shutdown = shutdown.boxed().shared();
-    let syncer = Syncer::new(Arc::clone(&edge), redis, config.redis_prefix, control_plane);
+    let bus = Bus::Redis {
+        client: redis,
+        prefix: config.redis_prefix,
+    };
+    let syncer = Syncer::new(Arc::clone(&edge), bus, control_plane);
     tasks.push(tokio::spawn(syncer.run(shutdown.clone())));
     tracing::info!(
         address = %listener.local_addr()?,

@@ -1,12 +1,13 @@
-//! Keeps the [`crate::store::EdgeStore`] in step with the control plane through Redis
-//! (`docs/protocol.md` §4 and §6).
+//! Keeps the [`crate::store::EdgeStore`] in step with the control plane
+//! through its bus: Redis, or the in-process [`LocalBus`] of the all-in-one
+//! node (`docs/protocol.md` §4 and §6).
 //!
 //! A session subscribes to the change channel first, then loads every
-//! environment's snapshot (Redis, else the control plane's edge endpoint),
+//! environment's snapshot (the bus, else the control plane's edge endpoint),
 //! then applies messages strictly by revision: a revision already held is
 //! ignored; another epoch, a gap or an invalid change resyncs that
 //! environment; `environment_created` and `environment_deleted` add and drop
-//! environments. When Redis fails, the edge keeps serving what it holds and
+//! environments. When the bus fails, the edge keeps serving what it holds and
 //! starts a new session after a backoff with jitter (which reloads
 //! everything, so nothing missed meanwhile is lost).
 
@@ -16,10 +17,12 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use futures::StreamExt;
+use halyard_common::bus::LocalBus;
 use halyard_common::{Applied, ChangeMessage, Snapshot, SnapshotData};
 use rand::Rng;
 use redis::AsyncCommands;
 use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::broadcast::error::RecvError;
 
 use crate::frames::RevisionFrames;
 use crate::state::Edge;
@@ -45,39 +48,148 @@ enum Fetched {
 /// Longest wait between reconnection attempts (before jitter of +/- 50%).
 pub const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
+/// Where change messages and snapshots come from.
+#[derive(Debug, Clone)]
+pub enum Bus {
+    /// Redis, with every name under a prefix (the control plane's
+    /// `HALYARD_REDIS_PREFIX`).
+    Redis {
+        /// The server.
+        client: redis::Client,
+        /// The prefix.
+        prefix: String,
+    },
+    /// The all-in-one node's in-process bus.
+    Local(Arc<LocalBus>),
+}
+
+impl Bus {
+    /// Subscribes (first) and opens what reads snapshots.
+    async fn connect(&self) -> anyhow::Result<Feed> {
+        match self {
+            Bus::Redis { client, prefix } => {
+                let mut pubsub = client
+                    .get_async_pubsub()
+                    .await
+                    .context("connecting to Redis")?;
+                pubsub
+                    .subscribe(format!("{prefix}:changes"))
+                    .await
+                    .context("subscribing to the change channel")?;
+                let conn = client
+                    .get_multiplexed_async_connection()
+                    .await
+                    .context("connecting to Redis")?;
+                Ok(Feed::Redis {
+                    messages: pubsub.into_on_message(),
+                    conn,
+                    prefix: prefix.clone(),
+                })
+            }
+            Bus::Local(bus) => Ok(Feed::Local {
+                receiver: bus.subscribe(),
+                bus: Arc::clone(bus),
+            }),
+        }
+    }
+}
+
+/// One session's subscription and snapshot reader.
+enum Feed {
+    Redis {
+        messages: redis::aio::PubSubStream,
+        conn: redis::aio::MultiplexedConnection,
+        prefix: String,
+    },
+    Local {
+        receiver: tokio::sync::broadcast::Receiver<Arc<ChangeMessage>>,
+        bus: Arc<LocalBus>,
+    },
+}
+
+/// A message off the channel.
+enum Incoming {
+    Message(Arc<ChangeMessage>),
+    /// It did not parse (the reason).
+    Unreadable(String),
+}
+
+impl Feed {
+    /// The next message; an error ends the session (which reloads
+    /// everything when the next one starts).
+    async fn next(&mut self) -> anyhow::Result<Incoming> {
+        match self {
+            Feed::Redis { messages, .. } => {
+                let message = messages
+                    .next()
+                    .await
+                    .context("the Redis subscription ended")?;
+                let payload: String = message.get_payload().context("reading a change message")?;
+                Ok(match serde_json::from_str(&payload) {
+                    Ok(message) => Incoming::Message(Arc::new(message)),
+                    Err(err) => Incoming::Unreadable(err.to_string()),
+                })
+            }
+            Feed::Local { receiver, .. } => match receiver.recv().await {
+                Ok(message) => Ok(Incoming::Message(message)),
+                Err(RecvError::Lagged(missed)) => {
+                    anyhow::bail!("fell {missed} messages behind the in-process bus")
+                }
+                Err(RecvError::Closed) => anyhow::bail!("the in-process bus closed"),
+            },
+        }
+    }
+
+    /// The environments the bus holds snapshots of.
+    async fn environments(&mut self) -> anyhow::Result<Vec<String>> {
+        match self {
+            Feed::Redis { conn, prefix, .. } => Ok(conn
+                .smembers(format!("{prefix}:environments"))
+                .await
+                .context("listing environments on Redis")?),
+            Feed::Local { bus, .. } => Ok(bus.environments()),
+        }
+    }
+
+    /// The bus's snapshot of `environment`.
+    async fn snapshot(&mut self, environment: &str) -> anyhow::Result<Option<SnapshotData>> {
+        match self {
+            Feed::Redis { conn, prefix, .. } => {
+                let stored: Option<String> = conn
+                    .hget(format!("{prefix}:snapshot:{environment}"), "data")
+                    .await?;
+                stored
+                    .map(|json| serde_json::from_str::<SnapshotData>(&json))
+                    .transpose()
+                    .context("a stored snapshot does not parse")
+            }
+            Feed::Local { bus, .. } => Ok(bus.snapshot(environment).map(|s| (*s).clone())),
+        }
+    }
+}
+
 /// The sync task.
 #[derive(Debug, Clone)]
 pub struct Syncer {
     edge: Arc<Edge>,
-    redis: redis::Client,
-    prefix: String,
+    bus: Bus,
     control_plane: Option<ControlPlaneSource>,
     http: reqwest::Client,
 }
 
 impl Syncer {
-    /// A syncer filling `edge`'s store from `redis` (keys under `prefix`).
-    pub fn new(
-        edge: Arc<Edge>,
-        redis: redis::Client,
-        prefix: String,
-        control_plane: Option<ControlPlaneSource>,
-    ) -> Self {
+    /// A syncer filling `edge`'s store from `bus`.
+    pub fn new(edge: Arc<Edge>, bus: Bus, control_plane: Option<ControlPlaneSource>) -> Self {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .build()
             .expect("a plain HTTP client builds");
         Self {
             edge,
-            redis,
-            prefix,
+            bus,
             control_plane,
             http,
         }
-    }
-
-    fn channel(&self) -> String {
-        format!("{}:changes", self.prefix)
     }
 
     /// Runs sessions until `shutdown`, backing off (100 ms doubling to [`MAX_BACKOFF`],
@@ -107,42 +219,32 @@ impl Syncer {
 
     /// One connection's worth of syncing; returns only on error.
     async fn session(&self) -> anyhow::Result<()> {
-        let mut pubsub = self
-            .redis
-            .get_async_pubsub()
-            .await
-            .context("connecting to Redis")?;
-        pubsub
-            .subscribe(self.channel())
-            .await
-            .context("subscribing to the change channel")?;
-        let mut conn = self
-            .redis
-            .get_multiplexed_async_connection()
-            .await
-            .context("connecting to Redis")?;
-        self.load_all(&mut conn).await?;
+        let mut feed = self.bus.connect().await?;
+        self.load_all(&mut feed).await?;
         self.edge.store.mark_ready();
         self.edge.store.mark_in_sync();
         tracing::info!(environments = ?self.edge.store.environments(), "edge in sync");
-        let mut messages = pubsub.on_message();
-        while let Some(message) = messages.next().await {
-            let payload: String = message.get_payload().context("reading a change message")?;
-            self.handle(&mut conn, &payload).await?;
+        loop {
+            match feed.next().await? {
+                Incoming::Message(message) => self.handle(&mut feed, &message).await?,
+                Incoming::Unreadable(err) => {
+                    // Without a readable environment, resync everything held.
+                    tracing::warn!(error = %err, "unreadable change message; resyncing");
+                    self.count_resync("unreadable_message");
+                    self.load_all(&mut feed).await?;
+                }
+            }
         }
-        anyhow::bail!("the Redis subscription ended")
     }
 
-    /// Loads every environment Redis lists, plus every one already held.
+    /// Loads every environment the bus lists, plus every one already held.
     ///
     /// Redis may have lost its data (a restart without persistence) until the
     /// relay writes it again, so what Redis lacks is never taken as deleted:
     /// only an `environment_deleted` message or the control plane's listing
     /// removes an environment.
-    async fn load_all(&self, conn: &mut redis::aio::MultiplexedConnection) -> anyhow::Result<()> {
-        let mut environments: Vec<String> = conn
-            .smembers(format!("{}:environments", self.prefix))
-            .await?;
+    async fn load_all(&self, feed: &mut Feed) -> anyhow::Result<()> {
+        let mut environments = feed.environments().await?;
         let authoritative = match self.control_plane_environments().await {
             Ok(listed) => listed,
             Err(err) => {
@@ -164,36 +266,23 @@ impl Syncer {
             self.edge.store.retain(&environments);
         }
         for environment in &environments {
-            self.resync(conn, environment).await?;
+            self.resync(feed, environment).await?;
         }
         Ok(())
     }
 
-    async fn handle(
-        &self,
-        conn: &mut redis::aio::MultiplexedConnection,
-        payload: &str,
-    ) -> anyhow::Result<()> {
-        let message: ChangeMessage = match serde_json::from_str(payload) {
-            Ok(message) => message,
-            Err(err) => {
-                // Without a readable environment, resync everything held.
-                tracing::warn!(error = %err, "unreadable change message; resyncing");
-                self.count_resync("unreadable_message");
-                return self.load_all(conn).await;
-            }
-        };
+    async fn handle(&self, feed: &mut Feed, message: &ChangeMessage) -> anyhow::Result<()> {
         let environment = message.environment.to_string();
         let store = &self.edge.store;
         let Some(current) = store.get(&environment) else {
             if message.base_revision == 0 {
-                match Snapshot::from_created(&message) {
+                match Snapshot::from_created(message) {
                     Ok(snapshot) => {
                         tracing::info!(environment, "environment created");
                         store.install(snapshot);
                         store
                             .stream(&environment)
-                            .publish(RevisionFrames::of(&message));
+                            .publish(RevisionFrames::of(message));
                         return Ok(());
                     }
                     Err(err) => tracing::info!(
@@ -204,14 +293,14 @@ impl Syncer {
                 }
             }
             self.count_resync("unknown_environment");
-            return self.resync(conn, &environment).await;
+            return self.resync(feed, &environment).await;
         };
-        match current.snapshot.apply(&message) {
+        match current.snapshot.apply(message) {
             Ok(Applied::Updated(next)) => {
                 store.install(next);
                 store
                     .stream(&environment)
-                    .publish(RevisionFrames::of(&message));
+                    .publish(RevisionFrames::of(message));
                 let lag = time::OffsetDateTime::now_utc() - message.committed_at;
                 self.edge
                     .metrics
@@ -227,7 +316,7 @@ impl Syncer {
             Err(err) => {
                 tracing::info!(environment, code = err.code(), error = %err, "change does not apply; resyncing");
                 self.count_resync(err.code());
-                self.resync(conn, &environment).await?;
+                self.resync(feed, &environment).await?;
             }
         }
         Ok(())
@@ -239,17 +328,9 @@ impl Syncer {
 
     /// Replaces one environment with a full snapshot (never going back in
     /// time within an epoch: a lagging source's older snapshot is ignored).
-    async fn resync(
-        &self,
-        conn: &mut redis::aio::MultiplexedConnection,
-        environment: &str,
-    ) -> anyhow::Result<()> {
-        let stored: Option<String> = conn
-            .hget(format!("{}:snapshot:{environment}", self.prefix), "data")
-            .await?;
-        let data = match stored {
-            Some(json) => serde_json::from_str::<SnapshotData>(&json)
-                .context("a stored snapshot does not parse")?,
+    async fn resync(&self, feed: &mut Feed, environment: &str) -> anyhow::Result<()> {
+        let data = match feed.snapshot(environment).await? {
+            Some(data) => data,
             None => match self.control_plane_snapshot(environment).await? {
                 Fetched::Snapshot(data) => data,
                 Fetched::Gone => {

@@ -83,6 +83,7 @@ use std::time::Duration;
 use anyhow::{Context as _, bail, ensure};
 use async_trait::async_trait;
 use futures::FutureExt as _;
+use halyard_common::bus::LocalBus;
 use halyard_common::{Applied, Change, ChangeMessage, Snapshot, SnapshotData};
 use prometheus::{Histogram, HistogramOpts, IntCounter, Registry};
 use rand::Rng as _;
@@ -249,6 +250,95 @@ impl RedisTarget {
     }
 }
 
+/// Where the relay publishes: Redis ([`RedisBus`], production) or the
+/// in-process [`LocalBus`] (the all-in-one node). Both keep the guarantees
+/// in the module docs.
+#[async_trait]
+pub trait Bus: Send + 'static {
+    /// Runs one publication; the result is [`RedisTarget::publish`]'s.
+    async fn publish(&mut self, publication: Publication<'_>) -> Result<bool, PublishError>;
+    /// For each environment, whether the bus holds its snapshot (and lists
+    /// it): what [`Relay::reconcile`] re-seeds when not.
+    async fn has_snapshots(&mut self, environments: &[&str]) -> Result<Vec<bool>, PublishError>;
+    /// What the logs call it.
+    fn label(&self) -> String;
+}
+
+/// Redis under a [`RedisTarget`]'s names.
+pub struct RedisBus {
+    /// The connection ([`redis_connection`]).
+    pub redis: ConnectionManager,
+    /// The names.
+    pub target: RedisTarget,
+}
+
+#[async_trait]
+impl Bus for RedisBus {
+    async fn publish(&mut self, publication: Publication<'_>) -> Result<bool, PublishError> {
+        self.target.publish(&mut self.redis, publication).await
+    }
+
+    async fn has_snapshots(&mut self, environments: &[&str]) -> Result<Vec<bool>, PublishError> {
+        // Both the member and the hash: either can be lost on its own (an
+        // eviction policy, a manual edit).
+        let mut query = redis::pipe();
+        query.cmd("SMEMBERS").arg(self.target.environments_key());
+        for environment in environments {
+            query
+                .cmd("EXISTS")
+                .arg(self.target.snapshot_key(environment));
+        }
+        let mut replies: Vec<redis::Value> = query.query_async(&mut self.redis).await?;
+        let members: HashSet<String> = redis::from_redis_value(replies.remove(0))
+            .map_err(|e| PublishError::Redis(e.into()))?;
+        let exists: Vec<bool> = redis::from_redis_value(redis::Value::Array(replies))
+            .map_err(|e| PublishError::Redis(e.into()))?;
+        Ok(environments
+            .iter()
+            .zip(exists)
+            .map(|(environment, exists)| exists && members.contains(*environment))
+            .collect())
+    }
+
+    fn label(&self) -> String {
+        format!("redis:{}", self.target.prefix())
+    }
+}
+
+#[async_trait]
+impl Bus for Arc<LocalBus> {
+    async fn publish(&mut self, publication: Publication<'_>) -> Result<bool, PublishError> {
+        Ok(match publication {
+            Publication::Message(message) => {
+                LocalBus::publish(self, message);
+                false
+            }
+            Publication::Snapshot { snapshot, message } => {
+                let stored = self.store_snapshot(snapshot);
+                if let Some(message) = message {
+                    LocalBus::publish(self, message);
+                }
+                stored
+            }
+            Publication::Deleted(message) => {
+                self.delete(message);
+                true
+            }
+        })
+    }
+
+    async fn has_snapshots(&mut self, environments: &[&str]) -> Result<Vec<bool>, PublishError> {
+        Ok(environments
+            .iter()
+            .map(|environment| self.snapshot(environment).is_some())
+            .collect())
+    }
+
+    fn label(&self) -> String {
+        "in-process".to_owned()
+    }
+}
+
 /// A Redis connection for the relay that connects on first use and never
 /// retries by itself: the relay's own backoff decides when to try again, so a
 /// publish fails fast while Redis is down.
@@ -340,8 +430,7 @@ enum Action {
 /// Publishes the outbox to Redis; see the module docs for the guarantees.
 pub struct Relay {
     store: Arc<dyn Store>,
-    redis: ConnectionManager,
-    target: RedisTarget,
+    bus: Box<dyn Bus>,
     /// The last snapshot published per environment (by internal id): the
     /// base the next messages apply to.
     snapshots: HashMap<Uuid, Snapshot>,
@@ -354,7 +443,7 @@ pub struct Relay {
 impl std::fmt::Debug for Relay {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Relay")
-            .field("target", &self.target)
+            .field("bus", &self.bus.label())
             .field("environments", &self.snapshots.len())
             .field("sweep_interval", &self.sweep_interval)
             .finish_non_exhaustive()
@@ -368,10 +457,15 @@ impl Relay {
     /// on `NOTIFY` with [`Relay::with_listener`]; otherwise [`Relay::run`]
     /// only sweeps.
     pub fn new(store: Arc<dyn Store>, redis: ConnectionManager, target: RedisTarget) -> Self {
+        Self::on_bus(store, Box::new(RedisBus { redis, target }))
+    }
+
+    /// A relay publishing `store`'s outbox to `bus` (e.g. the in-process
+    /// [`LocalBus`] of the all-in-one node).
+    pub fn on_bus(store: Arc<dyn Store>, bus: Box<dyn Bus>) -> Self {
         Self {
             store,
-            redis,
-            target,
+            bus,
             snapshots: HashMap::new(),
             hook: None,
             metrics: None,
@@ -551,28 +645,17 @@ impl Relay {
     async fn publish_row(&mut self, row: &OutboxRow, action: &Action) -> Result<(), PublishError> {
         let message = &row.message;
         let result = match action {
-            Action::Message => {
-                self.target
-                    .publish(&mut self.redis, Publication::Message(message))
-                    .await
-            }
+            Action::Message => self.bus.publish(Publication::Message(message)).await,
             Action::Snapshot(snapshot) => {
                 let data = snapshot.to_data();
-                self.target
-                    .publish(
-                        &mut self.redis,
-                        Publication::Snapshot {
-                            snapshot: &data,
-                            message: Some(message),
-                        },
-                    )
+                self.bus
+                    .publish(Publication::Snapshot {
+                        snapshot: &data,
+                        message: Some(message),
+                    })
                     .await
             }
-            Action::Delete => {
-                self.target
-                    .publish(&mut self.redis, Publication::Deleted(message))
-                    .await
-            }
+            Action::Delete => self.bus.publish(Publication::Deleted(message)).await,
         };
         match result {
             Ok(_) => {
@@ -601,34 +684,18 @@ impl Relay {
             .environments()
             .await
             .context("listing environments")?;
-        // Both the member and the hash: either can be lost on its own (an
-        // eviction policy, a manual edit).
-        let mut query = redis::pipe();
-        query.cmd("SMEMBERS").arg(self.target.environments_key());
-        for environment in &environments {
-            query
-                .cmd("EXISTS")
-                .arg(self.target.snapshot_key(environment.key.as_str()));
-        }
-        let (members, exists): (HashSet<String>, Vec<bool>) = {
-            let mut replies: Vec<redis::Value> = query
-                .query_async(&mut self.redis)
-                .await
-                .map_err(PublishError::from)
-                .context("reading the environment set")?;
-            let members = redis::from_redis_value(replies.remove(0))
-                .map_err(|e| PublishError::Redis(e.into()))
-                .context("reading the environment set")?;
-            let exists = redis::from_redis_value(redis::Value::Array(replies))
-                .map_err(|e| PublishError::Redis(e.into()))
-                .context("reading snapshot keys")?;
-            (members, exists)
-        };
+        let keys: Vec<&str> = environments.iter().map(|e| e.key.as_str()).collect();
+        let stored = self
+            .bus
+            .has_snapshots(&keys)
+            .await
+            .context("reading the stored snapshots")?;
         let environments = environments
-            .into_iter()
-            .zip(exists)
-            .filter(|(environment, exists)| !exists || !members.contains(environment.key.as_str()))
-            .map(|(environment, _)| environment);
+            .iter()
+            .zip(stored)
+            .filter(|(_, stored)| !stored)
+            .map(|(environment, _)| environment.clone())
+            .collect::<Vec<_>>();
         let mut written = 0;
         for environment in environments {
             let Some(mut claim) = self
@@ -650,14 +717,11 @@ impl Relay {
             let snapshot = Snapshot::build(data).context("building the environment snapshot")?;
             let data = snapshot.to_data();
             let stored = self
-                .target
-                .publish(
-                    &mut self.redis,
-                    Publication::Snapshot {
-                        snapshot: &data,
-                        message: None,
-                    },
-                )
+                .bus
+                .publish(Publication::Snapshot {
+                    snapshot: &data,
+                    message: None,
+                })
                 .await
                 .context("writing the snapshot")?;
             claim.finish().await?;
@@ -724,7 +788,7 @@ impl Relay {
         let mut sweep = tokio::time::interval(self.sweep_interval);
         sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
-        info!(prefix = self.target.prefix(), "outbox relay started");
+        info!(bus = %self.bus.label(), "outbox relay started");
         loop {
             let swept = tokio::select! {
                 biased;
