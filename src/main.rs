@@ -1,17 +1,23 @@
 //! The `halyard` command.
 //!
+//! - `halyard` / `halyard serve` (the default): the all-in-one node, the
+//!   control plane and an edge in one process on SQLite (`src/serve.rs`).
 //! - `halyard control-plane`: the admin API and the outbox relay, on
 //!   PostgreSQL and Redis.
+//! - `halyard edge`: an edge, synced through Redis.
 //! - `halyard migrate`: applies the database migrations and exits.
 //!
-//! The all-in-one default, `edge`, `keys`, `export`/`import` and
-//! `import-legacy` arrive with the binary issue. Every option is also a
-//! `HALYARD_*` environment variable; `--help` lists them.
+//! Every option is also a `HALYARD_*` environment variable; `--help` on
+//! every level lists them.
 
 /// mimalloc: allocation-heavy request paths (JSON in, JSON out) run
 /// measurably faster than on the system allocator (benches/README.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+mod serve;
+
+use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
@@ -21,16 +27,23 @@ use halyard_control_plane::{startup, telemetry};
 use halyard_edge::config::EdgeConfig;
 use secrecy::{ExposeSecret, SecretString};
 
-/// Halyard: self-hosted feature flags.
+/// Halyard: self-hosted feature flags. Without a subcommand, runs the
+/// all-in-one node (`serve`).
 #[derive(Debug, Parser)]
-#[command(name = "halyard", version, about, long_about = None)]
+#[command(name = "halyard", version, about, long_about = None, args_conflicts_with_subcommands = true)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+
+    #[command(flatten)]
+    serve: serve::ServeConfig,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the all-in-one node (the default): admin API and SDK routes on
+    /// one port, on a SQLite file, nothing else to install.
+    Serve(serve::ServeConfig),
     /// Run the control plane: admin API, audit log and the outbox relay to Redis.
     ControlPlane(ControlPlaneConfig),
     /// Run an edge: SDK configurations from snapshots synced through Redis.
@@ -41,9 +54,14 @@ enum Command {
 
 #[derive(Debug, Args)]
 struct MigrateArgs {
-    /// PostgreSQL URL, e.g. postgres://halyard:secret@db:5432/halyard.
+    /// PostgreSQL URL, e.g. postgres://halyard:secret@db:5432/halyard;
+    /// without it, the all-in-one node's SQLite database in --data-dir.
     #[arg(long, env = "HALYARD_DATABASE_URL", hide_env_values = true)]
-    database_url: SecretString,
+    database_url: Option<SecretString>,
+
+    /// The all-in-one node's data directory.
+    #[arg(long, env = "HALYARD_DATA_DIR", default_value = "halyard-data")]
+    data_dir: PathBuf,
 }
 
 #[tokio::main]
@@ -51,31 +69,34 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     telemetry::init();
     match cli.command {
+        None => serve::run(cli.serve, startup::shutdown_signal()).await,
+        Some(Command::Serve(config)) => serve::run(config, startup::shutdown_signal()).await,
         Some(Command::ControlPlane(config)) => {
             startup::run(config, startup::shutdown_signal()).await
         }
         Some(Command::Edge(config)) => {
             halyard_edge::startup::run(config, startup::shutdown_signal()).await
         }
-        Some(Command::Migrate(args)) => {
-            let options = args
-                .database_url
+        Some(Command::Migrate(args)) => migrate(args).await,
+    }
+}
+
+async fn migrate(args: MigrateArgs) -> anyhow::Result<()> {
+    match args.database_url {
+        Some(url) => {
+            let options = url
                 .expose_secret()
                 .parse()
-                .context("invalid database URL")?;
+                .context("invalid database URL (HALYARD_DATABASE_URL)")?;
             PgStore::connect_lazy(options, 1)
                 .migrate()
                 .await
                 .context("applying migrations")?;
-            tracing::info!("migrations applied");
-            Ok(())
         }
         None => {
-            use clap::CommandFactory;
-            Cli::command().print_help()?;
-            anyhow::bail!(
-                "choose a subcommand (the all-in-one default arrives with the binary issue)"
-            );
+            serve::open_store(&args.data_dir).await?;
         }
     }
+    tracing::info!("migrations applied");
+    Ok(())
 }

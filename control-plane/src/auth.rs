@@ -177,15 +177,25 @@ fn principal_for(key: &ApiKeyRecord, audience: Audience) -> Result<Principal, Er
     }
 }
 
-/// Builds the record of a new key (the caller stores it).
+/// Builds the record of a new key (the caller stores it): a generated one,
+/// or `supplied` (a key the operator chose, e.g. the old system's shared
+/// SDK key).
 pub fn new_record(
     kind: ApiKeyKind,
     name: String,
     role: Option<Role>,
     environment_id: Option<Uuid>,
     expires_at: Option<OffsetDateTime>,
+    supplied: Option<&str>,
 ) -> (ApiKeyRecord, String) {
-    let generated = generate(kind);
+    let generated = match supplied {
+        Some(plaintext) => GeneratedKey {
+            plaintext: plaintext.to_owned(),
+            sha256: sha256_hex(plaintext),
+            hint: hint(plaintext),
+        },
+        None => generate(kind),
+    };
     let record = ApiKeyRecord {
         id: Uuid::now_v7(),
         name,

@@ -21,7 +21,7 @@ use crate::api;
 use crate::auth::Authenticator;
 use crate::config::ControlPlaneConfig;
 use crate::metrics::{self, Metrics};
-use crate::outbox::{RedisTarget, Relay, RelayMetrics, redis_connection};
+use crate::outbox::{Bus, RedisBus, RedisTarget, Relay, RelayMetrics, redis_connection};
 use crate::service::Service;
 use crate::state::AppState;
 use crate::store::Store;
@@ -96,6 +96,99 @@ pub async fn watch_outbox(store: Arc<dyn Store>, pool: Option<PgPool>, head: wat
     }
 }
 
+/// What a control plane needs besides its store.
+pub struct Options {
+    /// A bootstrap admin key accepted besides stored tokens.
+    pub admin_api_key: Option<String>,
+    /// Largest accepted request body, in bytes.
+    pub body_limit: usize,
+    /// PostgreSQL's pool, for `LISTEN` and pool metrics (none on SQLite).
+    pub pool: Option<PgPool>,
+    /// Where the outbox relay publishes; `None` runs no relay here.
+    pub bus: Option<Box<dyn Bus>>,
+}
+
+/// A control plane's parts, running: its router, its metrics and its
+/// background tasks (stopped by [`Assembled::stop`]).
+pub struct Assembled {
+    /// The admin API with its layers.
+    pub app: Router,
+    /// Its metrics (render them on a metrics listener).
+    pub metrics: Metrics,
+    /// The use-cases.
+    pub service: Service,
+    tasks: tokio::task::JoinSet<()>,
+    relay: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Assembled {
+    /// Stops the background tasks, giving the relay `grace` to commit the
+    /// marks of its step in progress (it stops by itself on shutdown).
+    pub async fn stop(mut self, grace: Duration) {
+        self.tasks.abort_all();
+        if let Some(relay) = self.relay
+            && tokio::time::timeout(grace, relay).await.is_err()
+        {
+            tracing::warn!("the outbox relay did not stop within the grace period");
+        }
+    }
+}
+
+/// Creates the default environments and starts the background tasks (the
+/// outbox watcher, the metrics sampler and, with a bus, the relay, which
+/// stops on `shutdown`).
+pub async fn assemble(
+    store: Arc<dyn Store>,
+    options: Options,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<Assembled> {
+    let service = Service::new(Arc::clone(&store));
+    for env in service
+        .ensure_default_environments()
+        .await
+        .context("creating the default environments")?
+    {
+        tracing::info!(environment = %env.key, "created environment");
+    }
+    let metrics = Metrics::new();
+    let (head_tx, head_rx) = watch::channel(store.outbox_head().await.unwrap_or(0));
+    let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(watch_outbox(
+        Arc::clone(&store),
+        options.pool.clone(),
+        head_tx,
+    ));
+    tasks.spawn(metrics.clone().sample(
+        Arc::clone(&store),
+        options.pool.clone(),
+        Duration::from_secs(5),
+    ));
+    let relay = match options.bus {
+        Some(bus) => {
+            let mut relay = Relay::on_bus(Arc::clone(&store), bus)
+                .with_metrics(RelayMetrics::new(metrics.registry())?);
+            if let Some(pool) = options.pool {
+                relay = relay.with_listener(pool);
+            }
+            Some(tokio::spawn(relay.run(shutdown)))
+        }
+        None => None,
+    };
+    let state = AppState {
+        service: service.clone(),
+        auth: Arc::new(Authenticator::new(options.admin_api_key.as_deref())),
+        body_limit: options.body_limit,
+        outbox_head: head_rx,
+    };
+    Ok(Assembled {
+        app: app(state, metrics.clone()),
+        metrics,
+        service,
+        tasks,
+        relay,
+    })
+}
+
 /// Runs the control plane until `shutdown` completes.
 pub async fn run(
     config: ControlPlaneConfig,
@@ -111,52 +204,28 @@ pub async fn run(
         )?;
     }
     let pool = store.pool().clone();
-    let store: Arc<dyn Store> = Arc::new(store);
-    let service = Service::new(Arc::clone(&store));
-    for env in service
-        .ensure_default_environments()
-        .await
-        .context("creating the default environments")?
-    {
-        tracing::info!(environment = %env.key, "created environment");
-    }
-
-    let metrics = Metrics::new();
-    let (head_tx, head_rx) = watch::channel(store.outbox_head().await.unwrap_or(0));
     let shutdown = futures::FutureExt::shared(Box::pin(shutdown));
-    let mut tasks = tokio::task::JoinSet::new();
-    tasks.spawn(watch_outbox(
-        Arc::clone(&store),
-        Some(pool.clone()),
-        head_tx,
-    ));
-    tasks.spawn(metrics.clone().sample(
-        Arc::clone(&store),
-        Some(pool.clone()),
-        Duration::from_secs(5),
-    ));
-    let relay = if config.no_relay {
+    let bus: Option<Box<dyn Bus>> = if config.no_relay {
         None
     } else {
         let client =
             redis::Client::open(config.redis_url.expose_secret()).context("invalid Redis URL")?;
-        let relay = Relay::new(
-            Arc::clone(&store),
-            redis_connection(client)?,
-            RedisTarget::new(config.redis_prefix.clone()),
-        )
-        .with_listener(pool.clone())
-        .with_metrics(RelayMetrics::new(metrics.registry())?);
-        Some(tokio::spawn(relay.run(shutdown.clone())))
+        Some(Box::new(RedisBus {
+            redis: redis_connection(client)?,
+            target: RedisTarget::new(config.redis_prefix.clone()),
+        }))
     };
-
-    let auth = Authenticator::new(config.admin_api_key.as_ref().map(|k| k.expose_secret()));
-    let state = AppState {
-        service,
-        auth: Arc::new(auth),
+    let options = Options {
+        admin_api_key: config
+            .admin_api_key
+            .as_ref()
+            .map(|k| k.expose_secret().to_owned()),
         body_limit: config.max_body_bytes,
-        outbox_head: head_rx,
+        pool: Some(pool),
+        bus,
     };
+    let assembled = assemble(Arc::new(store), options, shutdown.clone()).await?;
+
     let api_listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;
@@ -165,9 +234,9 @@ pub async fn run(
         .with_context(|| format!("binding {}", config.metrics_listen))?;
     tracing::info!(api = %api_listener.local_addr()?, metrics = %metrics_listener.local_addr()?, "control plane listening");
 
-    let api_server = axum::serve(api_listener, app(state, metrics.clone()))
-        .with_graceful_shutdown(shutdown.clone());
-    let metrics_server = axum::serve(metrics_listener, metrics_app(metrics))
+    let api_server =
+        axum::serve(api_listener, assembled.app.clone()).with_graceful_shutdown(shutdown.clone());
+    let metrics_server = axum::serve(metrics_listener, metrics_app(assembled.metrics.clone()))
         .with_graceful_shutdown(shutdown.clone());
     let grace = config.shutdown_grace();
     let servers =
@@ -178,14 +247,7 @@ pub async fn run(
             tracing::warn!(?grace, "in-flight requests did not finish within the grace period");
         }
     }
-    tasks.abort_all();
-    // The relay stops by itself on shutdown once its current step's marks
-    // are committed.
-    if let Some(relay) = relay
-        && tokio::time::timeout(grace, relay).await.is_err()
-    {
-        tracing::warn!("the outbox relay did not stop within the grace period");
-    }
+    assembled.stop(grace).await;
     tracing::info!("control plane stopped");
     Ok(())
 }

@@ -57,3 +57,26 @@ pub struct EdgeConfig {
     #[arg(long, env = "HALYARD_EDGE_RESPONSE_CACHE_MIB", default_value_t = 64)]
     pub response_cache_mib: u64,
 }
+
+/// What an edge runs with whatever its bus (the all-in-one node sets these
+/// too).
+#[derive(Debug, Clone, Default)]
+pub struct EdgeSettings {
+    /// See [`EdgeConfig::snapshot_dir`].
+    pub snapshot_dir: Option<PathBuf>,
+    /// See [`EdgeConfig::rate_limit`].
+    pub rate_limit: Option<NonZeroU32>,
+    /// See [`EdgeConfig::response_cache_mib`].
+    pub response_cache_mib: u64,
+}
+
+impl EdgeConfig {
+    /// The settings that do not concern the bus or the listeners.
+    pub fn settings(&self) -> EdgeSettings {
+        EdgeSettings {
+            snapshot_dir: self.snapshot_dir.clone(),
+            rate_limit: self.rate_limit,
+            response_cache_mib: self.response_cache_mib,
+        }
+    }
+}

@@ -15,7 +15,7 @@ use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 
 use crate::api;
-use crate::config::EdgeConfig;
+use crate::config::{EdgeConfig, EdgeSettings};
 use crate::persist::SnapshotDir;
 use crate::state::Edge;
 use crate::sync::{Bus, ControlPlaneSource, Syncer};
@@ -51,11 +51,67 @@ pub async fn run_on(
 ) -> anyhow::Result<()> {
     let redis =
         redis::Client::open(config.redis_url.expose_secret()).context("invalid Redis URL")?;
-    let control_plane = match (config.control_plane_url, config.edge_token) {
+    let control_plane = match (config.control_plane_url.clone(), config.edge_token.clone()) {
         (Some(url), Some(token)) => Some(ControlPlaneSource { url, token }),
         (None, None) => None,
         _ => anyhow::bail!("HALYARD_CONTROL_PLANE_URL and HALYARD_EDGE_TOKEN go together"),
     };
+    let bus = Bus::Redis {
+        client: redis,
+        prefix: config.redis_prefix.clone(),
+    };
+    let shutdown = shutdown.boxed().shared();
+    let started = start(&config.settings(), bus, control_plane, shutdown.clone())?;
+    let edge = Arc::clone(&started.edge);
+    tracing::info!(
+        address = %listener.local_addr()?,
+        metrics = %metrics_listener.local_addr()?,
+        "edge listening"
+    );
+    let metrics = axum::serve(metrics_listener, metrics_app(Arc::clone(&edge)))
+        .with_graceful_shutdown(shutdown.clone())
+        .into_future();
+    let metrics = tokio::spawn(async move {
+        if let Err(err) = metrics.await {
+            tracing::error!(error = %err, "the metrics listener failed");
+        }
+    });
+    crate::serve::serve_http1(listener, api::app(Arc::clone(&edge)), shutdown, move || {
+        tracing::info!("shutting down: closing streams, draining requests");
+        edge.close_streams();
+    })
+    .await;
+    metrics.abort();
+    started.stop();
+    Ok(())
+}
+
+/// An edge's state and background tasks (sync, snapshot persistence),
+/// running; serve [`crate::api::router`] or [`crate::api::app`] over it.
+pub struct Started {
+    /// The state handlers share.
+    pub edge: Arc<Edge>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Started {
+    /// Stops the background tasks.
+    pub fn stop(self) {
+        for task in self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// Builds an edge's state (starting from the saved snapshots, if
+/// configured and present) and starts syncing it from `bus` until
+/// `shutdown`.
+pub fn start(
+    config: &EdgeSettings,
+    bus: Bus,
+    control_plane: Option<ControlPlaneSource>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<Started> {
     let edge = Arc::new(Edge::new(
         config.rate_limit,
         config.response_cache_mib.saturating_mul(1 << 20),
@@ -77,34 +133,7 @@ pub async fn run_on(
         }
         tasks.push(tokio::spawn(dir.keep_writing(Arc::clone(&edge))));
     }
-    let shutdown = shutdown.boxed().shared();
-    let bus = Bus::Redis {
-        client: redis,
-        prefix: config.redis_prefix,
-    };
     let syncer = Syncer::new(Arc::clone(&edge), bus, control_plane);
-    tasks.push(tokio::spawn(syncer.run(shutdown.clone())));
-    tracing::info!(
-        address = %listener.local_addr()?,
-        metrics = %metrics_listener.local_addr()?,
-        "edge listening"
-    );
-    let metrics = axum::serve(metrics_listener, metrics_app(Arc::clone(&edge)))
-        .with_graceful_shutdown(shutdown.clone())
-        .into_future();
-    tasks.push(tokio::spawn(async move {
-        if let Err(err) = metrics.await {
-            tracing::error!(error = %err, "the metrics listener failed");
-        }
-    }));
-    let closing = Arc::clone(&edge);
-    crate::serve::serve_http1(listener, api::app(Arc::clone(&edge)), shutdown, move || {
-        tracing::info!("shutting down: closing streams, draining requests");
-        closing.close_streams();
-    })
-    .await;
-    for task in tasks {
-        task.abort();
-    }
-    Ok(())
+    tasks.push(tokio::spawn(syncer.run(shutdown)));
+    Ok(Started { edge, tasks })
 }

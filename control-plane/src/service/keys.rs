@@ -36,6 +36,17 @@ pub struct NewKey {
     pub expires_at: Option<OffsetDateTime>,
 }
 
+/// A key made at first start, with its plaintext (to print once).
+#[derive(Debug, Clone)]
+pub struct BootstrapKey {
+    /// The stored record.
+    pub record: ApiKeyRecord,
+    /// Its environment (SDK keys).
+    pub environment: Option<String>,
+    /// The key itself.
+    pub plaintext: String,
+}
+
 /// A key's public description (never the hash or the plaintext).
 pub fn describe(key: &ApiKeyRecord, environment: Option<&str>) -> serde_json::Value {
     json!({
@@ -68,6 +79,86 @@ impl Service {
         &self,
         actor: &Actor,
         new: NewKey,
+    ) -> Result<(ApiKeyRecord, Option<String>, String), Error> {
+        self.insert_key(actor, new, None).await
+    }
+
+    /// Registers `plaintext`, a key the operator chose (the old system's
+    /// shared SDK key), unless a key with its hash exists in any state (a
+    /// revoked one stays revoked). Returns the record when it was created.
+    pub async fn register_key(
+        &self,
+        actor: &Actor,
+        new: NewKey,
+        plaintext: &str,
+    ) -> Result<Option<ApiKeyRecord>, Error> {
+        let sha256 = crate::auth::sha256_hex(plaintext);
+        if self.store.api_key_by_hash(&sha256).await?.is_some() {
+            return Ok(None);
+        }
+        match self.insert_key(actor, new, Some(plaintext)).await {
+            Ok((record, _, _)) => Ok(Some(record)),
+            // Registered concurrently by another process.
+            Err(Error::Duplicate(_)) => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// On a store that has never held a key (a first start): an admin
+    /// token and a server and a client SDK key per environment, returned
+    /// with their plaintext to print once. `None` otherwise.
+    pub async fn bootstrap_keys(&self) -> Result<Option<Vec<BootstrapKey>>, Error> {
+        if !self.store.api_keys().await?.is_empty() {
+            return Ok(None);
+        }
+        let actor = Actor::system();
+        let mut keys = Vec::new();
+        let (admin, _, plaintext) = self
+            .create_key(
+                &actor,
+                NewKey {
+                    name: "bootstrap admin".into(),
+                    kind: ApiKeyKind::Admin,
+                    role: Some(Role::Admin),
+                    environment: None,
+                    expires_at: None,
+                },
+            )
+            .await?;
+        keys.push(BootstrapKey {
+            record: admin,
+            environment: None,
+            plaintext,
+        });
+        for environment in self.store.environments().await? {
+            for kind in [ApiKeyKind::Server, ApiKeyKind::Client] {
+                let (record, environment, plaintext) = self
+                    .create_key(
+                        &actor,
+                        NewKey {
+                            name: format!("{} {}", environment.key, kind.as_str()),
+                            kind,
+                            role: None,
+                            environment: Some(environment.key.to_string()),
+                            expires_at: None,
+                        },
+                    )
+                    .await?;
+                keys.push(BootstrapKey {
+                    record,
+                    environment,
+                    plaintext,
+                });
+            }
+        }
+        Ok(Some(keys))
+    }
+
+    async fn insert_key(
+        &self,
+        actor: &Actor,
+        new: NewKey,
+        supplied: Option<&str>,
     ) -> Result<(ApiKeyRecord, Option<String>, String), Error> {
         if new.name.trim().is_empty() {
             return Err(invalid("name must not be empty", "name"));
@@ -115,6 +206,7 @@ impl Service {
             new.role,
             environment.as_ref().map(|e| e.id),
             expires_at,
+            supplied,
         );
         tx.insert_api_key(&record).await?;
         let env_key = environment.as_ref().map(|e| e.key.to_string());
@@ -155,6 +247,7 @@ impl Service {
             old.role,
             old.environment_id,
             old.expires_at,
+            None,
         );
         let grace_end = now + grace;
         old.expires_at = Some(old.expires_at.map_or(grace_end, |at| at.min(grace_end)));

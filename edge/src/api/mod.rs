@@ -26,14 +26,28 @@ pub const SNAPSHOT_AGE_HEADER: &str = "x-halyard-snapshot-age";
 
 /// Every route of the edge, each observed (metrics, staleness header).
 pub fn router(edge: Arc<Edge>) -> Router {
-    Router::new()
-        .merge(client::router())
-        .merge(evaluate::router())
-        .merge(stream::router())
+    sdk()
         .merge(health::router())
         .merge(openapi::router())
         .layer(observe::ObserveLayer::new(Arc::clone(&edge)))
         .with_state(edge)
+}
+
+/// The SDK routes alone (configuration, streams, evaluation, OFREP),
+/// observed and behind CORS: what the all-in-one node serves beside the
+/// admin API, which brings its own health and OpenAPI routes.
+pub fn sdk_router(edge: Arc<Edge>) -> Router {
+    sdk()
+        .layer(observe::ObserveLayer::new(Arc::clone(&edge)))
+        .layer(cors())
+        .with_state(edge)
+}
+
+fn sdk() -> Router<Arc<Edge>> {
+    Router::new()
+        .merge(client::router())
+        .merge(evaluate::router())
+        .merge(stream::router())
 }
 
 /// The edge's HTTP service: [`router`] behind CORS. Browsers call the edge

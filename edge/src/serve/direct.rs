@@ -20,7 +20,7 @@ use axum::http::{HeaderName, HeaderValue, Method, Request, Response, Version};
 use futures::StreamExt as _;
 use tokio::io::AsyncWriteExt as _;
 use tokio::net::TcpStream;
-use tower::ServiceExt as _;
+use tower::ServiceExt;
 
 use super::App;
 
@@ -59,8 +59,8 @@ pub(super) fn stream_request(head: &[u8]) -> Option<Request<Body>> {
 }
 
 /// Answers `request` on `socket` and closes it.
-pub(super) async fn serve(mut socket: TcpStream, app: App, request: Request<Body>) {
-    let Ok(response) = app.oneshot(request).await;
+pub(super) async fn serve(mut socket: TcpStream, app: impl App, request: Request<Body>) {
+    let Ok(response) = ServiceExt::<Request<Body>>::oneshot(app, request).await;
     if let Err(err) = write_response(&mut socket, response).await {
         tracing::debug!(error = %err, "stream connection ended with an error");
     }

@@ -13,19 +13,45 @@ mod rewind;
 use std::future::Future;
 use std::time::Duration;
 
-use axum::Router;
+use std::convert::Infallible;
+
+use axum::body::Body;
+use axum::http::Request;
+use axum::response::Response;
 use bytes::BytesMut;
+use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use tokio::io::AsyncReadExt as _;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tower::Service;
 
 use rewind::Rewind;
 
-/// The service every connection is served by.
-pub type App = tower_http::cors::Cors<Router>;
+/// What can serve the edge's connections: a tower service taking requests
+/// with either body, hyper's (the hyper path) or axum's (the direct path),
+/// like `Router` and `Cors<Router>`.
+pub trait App:
+    Service<Request<Incoming>, Response = Response, Error = Infallible, Future: Send>
+    + Service<Request<Body>, Response = Response, Error = Infallible, Future: Send>
+    + Clone
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<S> App for S where
+    S: Service<Request<Incoming>, Response = Response, Error = Infallible, Future: Send>
+        + Service<Request<Body>, Response = Response, Error = Infallible, Future: Send>
+        + Clone
+        + Send
+        + Sync
+        + 'static
+{
+}
 
 /// Bytes read to tell a stream request from the rest. A longer request
 /// head goes to hyper, which reads the rest.
@@ -40,7 +66,7 @@ pub const DRAIN_LIMIT: Duration = Duration::from_secs(30);
 /// every connection to finish its in-flight response.
 pub async fn serve_http1(
     listener: TcpListener,
-    app: App,
+    app: impl App,
     shutdown: impl Future<Output = ()>,
     closing: impl FnOnce(),
 ) {
@@ -78,7 +104,7 @@ pub async fn serve_http1(
     }
 }
 
-async fn connection(mut socket: TcpStream, app: App, stop: CancellationToken) {
+async fn connection(mut socket: TcpStream, app: impl App, stop: CancellationToken) {
     let mut first = BytesMut::with_capacity(FIRST_READ);
     tokio::select! {
         read = socket.read_buf(&mut first) => match read {
