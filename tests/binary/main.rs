@@ -1,0 +1,8 @@
+//! The `halyard` binary, run as a subprocess: the all-in-one node, and the
+//! production shape (a control plane on PostgreSQL and two edges on Redis).
+
+#![allow(unreachable_pub, missing_docs)] // a test binary exports nothing
+
+mod all_in_one;
+mod production;
+mod support;

@@ -1,0 +1,188 @@
+//! The production shape: `halyard control-plane` on the machine's
+//! PostgreSQL (a database of its own) and two `halyard edge` processes on
+//! Redis (a key prefix of its own).
+
+use serde_json::{Value, json};
+use sqlx::Connection as _;
+
+use crate::support::{Events, Halyard, url, wait_ready};
+
+fn database_url() -> String {
+    std::env::var("DATABASE_URL").unwrap_or_else(|_| {
+        panic!(
+            "DATABASE_URL is not set: point it at PostgreSQL, e.g. \
+             postgres://postgres@127.0.0.1:5432/postgres (scripts/test sets it; \
+             ./scripts/services starts the server)"
+        )
+    })
+}
+
+/// A database of this test's own, dropped at the end.
+struct Database {
+    admin_url: String,
+    name: String,
+}
+
+impl Database {
+    async fn create() -> Self {
+        let admin_url = database_url();
+        let name = format!("halyard_bin_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = sqlx::PgConnection::connect(&admin_url)
+            .await
+            .unwrap_or_else(|err| {
+                panic!("cannot reach PostgreSQL at {admin_url} ({err}); start it with ./scripts/services")
+            });
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .expect("CREATE DATABASE");
+        Self { admin_url, name }
+    }
+
+    fn url(&self) -> String {
+        let (base, _) = self
+            .admin_url
+            .rsplit_once('/')
+            .expect("DATABASE_URL names a database");
+        format!("{base}/{}", self.name)
+    }
+
+    async fn drop_now(self) {
+        let mut conn = sqlx::PgConnection::connect(&self.admin_url).await.unwrap();
+        sqlx::query(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        ))
+        .execute(&mut conn)
+        .await
+        .expect("DROP DATABASE");
+    }
+}
+
+async fn clear_redis(redis_url: &str, prefix: &str) {
+    let client = redis::Client::open(redis_url).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}:*"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    if !keys.is_empty() {
+        let _: () = redis::cmd("DEL")
+            .arg(keys)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_control_plane_and_two_edges_serve_the_same_flags() {
+    let database = Database::create().await;
+    let redis_url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let prefix = format!("halyard-bin-{}", uuid::Uuid::new_v4().simple());
+    let http = reqwest::Client::new();
+    let shared = [
+        ("HALYARD_REDIS_URL", redis_url.as_str()),
+        ("HALYARD_REDIS_PREFIX", prefix.as_str()),
+    ];
+
+    let database_url = database.url();
+    let mut env = shared.to_vec();
+    env.push(("HALYARD_DATABASE_URL", &database_url));
+    env.push(("HALYARD_ADMIN_API_KEY", "admin-secret-key"));
+    let mut control_plane = Halyard::start(
+        &[
+            "control-plane",
+            "--listen",
+            "127.0.0.1:0",
+            "--metrics-listen",
+            "127.0.0.1:0",
+        ],
+        &env,
+    );
+    let admin = url(
+        &control_plane.wait_for_log("control plane listening"),
+        "api",
+    );
+    wait_ready(&http, &format!("{admin}/readyz")).await;
+    let key: Value = http
+        .post(format!("{admin}/api/admin/keys"))
+        .header("X-Admin-API-Key", "admin-secret-key")
+        .json(&json!({"name": "checkout service", "kind": "server", "environment": "production"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let server_key = key["plaintext"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{key}"))
+        .to_owned();
+
+    let mut edges = Vec::new();
+    for _ in 0..2 {
+        let mut edge = Halyard::start(
+            &[
+                "edge",
+                "--listen",
+                "127.0.0.1:0",
+                "--metrics-listen",
+                "127.0.0.1:0",
+            ],
+            &shared,
+        );
+        let base = url(&edge.wait_for_log("edge listening"), "address");
+        wait_ready(&http, &format!("{base}/readyz")).await;
+        edges.push((edge, base));
+    }
+    let mut streams = Vec::new();
+    for (_, base) in &edges {
+        streams
+            .push(Events::open(&http, &format!("{base}/api/client/stream?key={server_key}")).await);
+    }
+
+    let response = http
+        .post(format!("{admin}/api/admin/flags"))
+        .header("X-Admin-API-Key", "admin-secret-key")
+        .json(
+            &json!({"key": "new-checkout", "description": "New checkout flow",
+                      "enabled": true, "rollout_percentage": 0, "targeted_users": ["alice"]}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    for stream in &mut streams {
+        stream
+            .until("flag_updated", |f| f["key"] == "new-checkout")
+            .await;
+    }
+    for (_, base) in &edges {
+        for (user, expected) in [("alice", true), ("bob", false)] {
+            let evaluated: Value = http
+                .post(format!("{base}/api/evaluate"))
+                .header("X-SDK-Key", &server_key)
+                .json(&json!({"flag": "new-checkout", "context": {"targetingKey": user}}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            assert_eq!(
+                evaluated["results"]["new-checkout"]["value"],
+                json!(expected),
+                "{base}, {user}: {evaluated}"
+            );
+        }
+    }
+
+    for (edge, _) in edges {
+        assert!(edge.terminate().success());
+    }
+    assert!(control_plane.terminate().success());
+    clear_redis(&redis_url, &prefix).await;
+    database.drop_now().await;
+}

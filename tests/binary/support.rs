@@ -1,0 +1,213 @@
+//! Runs the built `halyard` binary as a subprocess: JSON logs on stdout
+//! are read line by line on a thread, so a test can wait for a given line
+//! (every wait bounded) and read what the process printed.
+
+use std::io::{BufRead as _, BufReader};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// Every wait gives up after this long.
+pub const DEADLINE: Duration = Duration::from_secs(30);
+
+/// A running `halyard` process; killed when dropped.
+pub struct Halyard {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    /// Every stdout line read so far.
+    pub seen: Vec<String>,
+}
+
+impl Halyard {
+    /// Starts `halyard args...` with `env` (JSON logs, nothing inherited
+    /// that starts with `HALYARD_`).
+    pub fn start(args: &[&str], env: &[(&str, &str)]) -> Self {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_halyard"));
+        command
+            .args(args)
+            .env("HALYARD_LOG_FORMAT", "json")
+            .env("RUST_LOG", "info,sqlx=warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        for (name, _) in std::env::vars() {
+            if name.starts_with("HALYARD_") && name != "HALYARD_LOG_FORMAT" {
+                command.env_remove(name);
+            }
+        }
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let mut child = command.spawn().expect("the halyard binary starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (sender, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Self {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits for a JSON log line whose message contains `message`; returns
+    /// its fields.
+    pub fn wait_for_log(&mut self, message: &str) -> Value {
+        let started = Instant::now();
+        loop {
+            let remaining = DEADLINE.checked_sub(started.elapsed()).unwrap_or_else(|| {
+                panic!("no log {message:?} within {DEADLINE:?}: {:#?}", self.seen)
+            });
+            let line = self
+                .lines
+                .recv_timeout(remaining)
+                .unwrap_or_else(|_| panic!("no log {message:?} (output: {:#?})", self.seen));
+            self.seen.push(line.clone());
+            if let Ok(log) = serde_json::from_str::<Value>(&line)
+                && log["fields"]["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains(message))
+            {
+                return log["fields"].clone();
+            }
+        }
+    }
+
+    /// The plaintext printed next to `label` at first start, if any.
+    pub fn printed_key(&self, label: &str) -> Option<String> {
+        self.seen.iter().find_map(|line| {
+            let rest = line.trim_start().strip_prefix(label)?;
+            rest.split_whitespace().last().map(str::to_owned)
+        })
+    }
+
+    /// Sends SIGTERM and waits for the exit.
+    pub fn terminate(mut self) -> ExitStatus {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -TERM");
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().expect("waiting for halyard") {
+                return status;
+            }
+            assert!(
+                started.elapsed() < DEADLINE,
+                "halyard did not stop within {DEADLINE:?} of SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Halyard {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `halyard args...` to completion; returns its status and stderr
+/// and stdout together.
+pub fn run(args: &[&str], env: &[(&str, &str)]) -> (ExitStatus, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_halyard"));
+    command.args(args).stdin(Stdio::null());
+    for (name, _) in std::env::vars() {
+        if name.starts_with("HALYARD_") {
+            command.env_remove(name);
+        }
+    }
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let output = command.output().expect("the halyard binary runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stderr),
+        String::from_utf8_lossy(&output.stdout)
+    );
+    (output.status, text)
+}
+
+/// `http://` + the address a log line's `field` names.
+pub fn url(fields: &Value, field: &str) -> String {
+    format!(
+        "http://{}",
+        fields[field]
+            .as_str()
+            .unwrap_or_else(|| panic!("{field} in {fields}"))
+    )
+}
+
+/// Waits until `GET url` answers 200.
+pub async fn wait_ready(http: &reqwest::Client, url: &str) {
+    let started = Instant::now();
+    loop {
+        if http.get(url).send().await.is_ok_and(|r| r.status() == 200) {
+            return;
+        }
+        assert!(
+            started.elapsed() < DEADLINE,
+            "{url} not ready within {DEADLINE:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// An SSE stream's frames, read with a bounded wait.
+pub struct Events {
+    response: reqwest::Response,
+    buffer: String,
+}
+
+impl Events {
+    /// Opens `url` (a stream route with `?key=`).
+    pub async fn open(http: &reqwest::Client, url: &str) -> Self {
+        let response = http.get(url).send().await.expect("the stream opens");
+        assert_eq!(response.status(), 200, "{url}");
+        Self {
+            response,
+            buffer: String::new(),
+        }
+    }
+
+    /// Reads until an event of type `event` whose data satisfies `wanted`.
+    pub async fn until(&mut self, event: &str, wanted: impl Fn(&Value) -> bool) -> Value {
+        let started = Instant::now();
+        loop {
+            while let Some(end) = self.buffer.find("\n\n") {
+                let frame: String = self.buffer.drain(..end + 2).collect();
+                let kind = frame
+                    .lines()
+                    .find_map(|l| l.strip_prefix("event: "))
+                    .unwrap_or("message");
+                let data = frame.lines().find_map(|l| l.strip_prefix("data: "));
+                if kind == event
+                    && let Some(data) = data.and_then(|d| serde_json::from_str(d).ok())
+                    && wanted(&data)
+                {
+                    return data;
+                }
+            }
+            let remaining = DEADLINE
+                .checked_sub(started.elapsed())
+                .unwrap_or_else(|| panic!("no {event} within {DEADLINE:?}"));
+            let chunk = tokio::time::timeout(remaining, self.response.chunk())
+                .await
+                .unwrap_or_else(|_| panic!("no {event} within {DEADLINE:?}"))
+                .expect("the stream reads")
+                .unwrap_or_else(|| panic!("the stream ended before {event}"));
+            self.buffer.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+}
