@@ -6,6 +6,7 @@
 //!   PostgreSQL and Redis.
 //! - `halyard edge`: an edge, synced through Redis.
 //! - `halyard migrate`: applies the database migrations and exits.
+//! - `halyard keys`: creates, lists and revokes keys on the database.
 //!
 //! Every option is also a `HALYARD_*` environment variable; `--help` on
 //! every level lists them.
@@ -15,17 +16,13 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod commands;
 mod serve;
 
-use std::path::PathBuf;
-
-use anyhow::Context as _;
-use clap::{Args, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 use halyard_control_plane::config::ControlPlaneConfig;
-use halyard_control_plane::store::postgres::PgStore;
 use halyard_control_plane::{startup, telemetry};
 use halyard_edge::config::EdgeConfig;
-use secrecy::{ExposeSecret, SecretString};
 
 /// Halyard: self-hosted feature flags. Without a subcommand, runs the
 /// all-in-one node (`serve`).
@@ -49,19 +46,9 @@ enum Command {
     /// Run an edge: SDK configurations from snapshots synced through Redis.
     Edge(EdgeConfig),
     /// Apply pending database migrations and exit.
-    Migrate(MigrateArgs),
-}
-
-#[derive(Debug, Args)]
-struct MigrateArgs {
-    /// PostgreSQL URL, e.g. postgres://halyard:secret@db:5432/halyard;
-    /// without it, the all-in-one node's SQLite database in --data-dir.
-    #[arg(long, env = "HALYARD_DATABASE_URL", hide_env_values = true)]
-    database_url: Option<SecretString>,
-
-    /// The all-in-one node's data directory.
-    #[arg(long, env = "HALYARD_DATA_DIR", default_value = "halyard-data")]
-    data_dir: PathBuf,
+    Migrate(commands::StoreArgs),
+    /// Create, list and revoke admin tokens, SDK keys and edge tokens.
+    Keys(commands::keys::KeysArgs),
 }
 
 #[tokio::main]
@@ -77,26 +64,7 @@ async fn main() -> anyhow::Result<()> {
         Some(Command::Edge(config)) => {
             halyard_edge::startup::run(config, startup::shutdown_signal()).await
         }
-        Some(Command::Migrate(args)) => migrate(args).await,
+        Some(Command::Migrate(store)) => commands::migrate(store).await,
+        Some(Command::Keys(args)) => commands::keys::run(args).await,
     }
-}
-
-async fn migrate(args: MigrateArgs) -> anyhow::Result<()> {
-    match args.database_url {
-        Some(url) => {
-            let options = url
-                .expose_secret()
-                .parse()
-                .context("invalid database URL (HALYARD_DATABASE_URL)")?;
-            PgStore::connect_lazy(options, 1)
-                .migrate()
-                .await
-                .context("applying migrations")?;
-        }
-        None => {
-            serve::open_store(&args.data_dir).await?;
-        }
-    }
-    tracing::info!("migrations applied");
-    Ok(())
 }

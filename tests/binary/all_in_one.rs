@@ -190,3 +190,97 @@ fn bad_configuration_fails_clearly() {
     assert!(!status.success());
     assert!(output.contains(&format!("binding {address}")), "{output}");
 }
+
+/// `halyard keys` on the data directory of a running node: a new key works
+/// on the node's SDK routes within a sweep, and stops when revoked.
+#[tokio::test]
+async fn keys_made_on_the_command_line_reach_the_running_node() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().to_str().unwrap();
+    let http = reqwest::Client::new();
+    let (halyard, listening) = start(data.path());
+    let base = url(&listening, "address");
+    wait_ready(&http, &format!("{base}/readyz")).await;
+
+    let (status, output) = run(
+        &[
+            "keys",
+            "create",
+            "--kind",
+            "server",
+            "--environment",
+            "production",
+            "--name",
+            "checkout",
+            "--json",
+            "--data-dir",
+            dir,
+        ],
+        &[],
+    );
+    assert!(status.success(), "{output}");
+    let created: Value = serde_json::from_str(output.lines().last().unwrap()).unwrap();
+    let plaintext = created["plaintext"].as_str().unwrap().to_owned();
+    let id = created["key"]["id"].as_str().unwrap().to_owned();
+    let status_with = |key: String| {
+        let http = http.clone();
+        let base = base.clone();
+        async move {
+            http.get(format!("{base}/api/client/flags"))
+                .header("X-SDK-Key", key)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    let waited = std::time::Instant::now();
+    while status_with(plaintext.clone()).await != 200 {
+        assert!(
+            waited.elapsed() < crate::support::DEADLINE,
+            "the new key never worked"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+
+    let (status, output) = run(&["keys", "list", "--json", "--data-dir", dir], &[]);
+    assert!(status.success(), "{output}");
+    let listed: Value = serde_json::from_str(&output).unwrap();
+    let entry = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["id"] == id.as_str())
+        .expect("the new key is listed");
+    assert_eq!(entry["status"], "active");
+    assert!(!output.contains(&plaintext), "listings never show a key");
+
+    let (status, output) = run(&["keys", "revoke", &id, "--data-dir", dir], &[]);
+    assert!(status.success(), "{output}");
+    let waited = std::time::Instant::now();
+    while status_with(plaintext.clone()).await != 401 {
+        assert!(
+            waited.elapsed() < crate::support::DEADLINE,
+            "the revoked key kept working"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+
+    let (status, output) = run(
+        &[
+            "keys",
+            "create",
+            "--kind",
+            "server",
+            "--name",
+            "x",
+            "--data-dir",
+            dir,
+        ],
+        &[],
+    );
+    assert!(!status.success());
+    assert!(output.contains("--environment"), "{output}");
+    drop(halyard);
+}

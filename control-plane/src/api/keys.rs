@@ -77,7 +77,8 @@ pub struct CreatedKeyView {
     pub plaintext: String,
 }
 
-fn view(key: &ApiKeyRecord, environment: Option<String>) -> KeyView {
+/// A key's public view (never the hash or the plaintext).
+pub fn view(key: &ApiKeyRecord, environment: Option<String>) -> KeyView {
     let now = OffsetDateTime::now_utc();
     let status = match (key.revoked_at, key.is_active(now)) {
         (Some(_), _) => "revoked",
