@@ -7,6 +7,7 @@
 //! - `halyard edge`: an edge, synced through Redis.
 //! - `halyard migrate`: applies the database migrations and exits.
 //! - `halyard keys`: creates, lists and revokes keys on the database.
+//! - `halyard import-legacy`: the old system's flags into `production`.
 //!
 //! Every option is also a `HALYARD_*` environment variable; `--help` on
 //! every level lists them.
@@ -49,6 +50,8 @@ enum Command {
     Migrate(commands::StoreArgs),
     /// Create, list and revoke admin tokens, SDK keys and edge tokens.
     Keys(commands::keys::KeysArgs),
+    /// Import the old system's flags (its feature_flags table) into production.
+    ImportLegacy(commands::import_legacy::ImportLegacyArgs),
 }
 
 #[tokio::main]
@@ -66,5 +69,6 @@ async fn main() -> anyhow::Result<()> {
         }
         Some(Command::Migrate(store)) => commands::migrate(store).await,
         Some(Command::Keys(args)) => commands::keys::run(args).await,
+        Some(Command::ImportLegacy(args)) => commands::import_legacy::run(args).await,
     }
 }

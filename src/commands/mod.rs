@@ -1,6 +1,7 @@
 //! The subcommands that work on a store directly (no server needed):
-//! `migrate`, `keys`, and the store selection they share.
+//! `migrate`, `keys`, `import-legacy`, and the store selection they share.
 
+pub(crate) mod import_legacy;
 pub(crate) mod keys;
 
 use std::path::PathBuf;
@@ -8,6 +9,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::Args;
+use halyard_control_plane::service::Service;
 use halyard_control_plane::store::Store;
 use halyard_control_plane::store::postgres::PgStore;
 use secrecy::{ExposeSecret, SecretString};
@@ -37,8 +39,18 @@ pub(crate) struct StoreArgs {
 }
 
 impl StoreArgs {
-    /// Opens the store and applies pending migrations.
+    /// Opens the store, applies pending migrations and creates the default
+    /// environments if missing (as a server's first start would).
     pub(crate) async fn open(&self) -> anyhow::Result<Arc<dyn Store>> {
+        let store = self.open_migrated().await?;
+        Service::new(Arc::clone(&store))
+            .ensure_default_environments()
+            .await
+            .context("creating the default environments")?;
+        Ok(store)
+    }
+
+    async fn open_migrated(&self) -> anyhow::Result<Arc<dyn Store>> {
         match &self.database_url {
             Some(url) => {
                 let options = url
@@ -59,7 +71,7 @@ impl StoreArgs {
 
 /// `halyard migrate`.
 pub(crate) async fn migrate(store: StoreArgs) -> anyhow::Result<()> {
-    store.open().await?;
+    store.open_migrated().await?;
     tracing::info!("migrations applied");
     Ok(())
 }

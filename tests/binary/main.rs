@@ -4,5 +4,6 @@
 #![allow(unreachable_pub, missing_docs)] // a test binary exports nothing
 
 mod all_in_one;
+mod import_legacy;
 mod production;
 mod support;

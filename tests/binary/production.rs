@@ -2,62 +2,8 @@
 //! PostgreSQL (a database of its own) and two `halyard edge` processes on
 //! Redis (a key prefix of its own).
 
+use crate::support::{Database, Events, Halyard, url, wait_ready};
 use serde_json::{Value, json};
-use sqlx::Connection as _;
-
-use crate::support::{Events, Halyard, url, wait_ready};
-
-fn database_url() -> String {
-    std::env::var("DATABASE_URL").unwrap_or_else(|_| {
-        panic!(
-            "DATABASE_URL is not set: point it at PostgreSQL, e.g. \
-             postgres://postgres@127.0.0.1:5432/postgres (scripts/test sets it; \
-             ./scripts/services starts the server)"
-        )
-    })
-}
-
-/// A database of this test's own, dropped at the end.
-struct Database {
-    admin_url: String,
-    name: String,
-}
-
-impl Database {
-    async fn create() -> Self {
-        let admin_url = database_url();
-        let name = format!("halyard_bin_{}", uuid::Uuid::new_v4().simple());
-        let mut conn = sqlx::PgConnection::connect(&admin_url)
-            .await
-            .unwrap_or_else(|err| {
-                panic!("cannot reach PostgreSQL at {admin_url} ({err}); start it with ./scripts/services")
-            });
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut conn)
-            .await
-            .expect("CREATE DATABASE");
-        Self { admin_url, name }
-    }
-
-    fn url(&self) -> String {
-        let (base, _) = self
-            .admin_url
-            .rsplit_once('/')
-            .expect("DATABASE_URL names a database");
-        format!("{base}/{}", self.name)
-    }
-
-    async fn drop_now(self) {
-        let mut conn = sqlx::PgConnection::connect(&self.admin_url).await.unwrap();
-        sqlx::query(&format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            self.name
-        ))
-        .execute(&mut conn)
-        .await
-        .expect("DROP DATABASE");
-    }
-}
 
 async fn clear_redis(redis_url: &str, prefix: &str) {
     let client = redis::Client::open(redis_url).unwrap();

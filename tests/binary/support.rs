@@ -8,6 +8,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use sqlx::Connection as _;
 
 /// Every wait gives up after this long.
 pub const DEADLINE: Duration = Duration::from_secs(30);
@@ -209,5 +210,57 @@ impl Events {
                 .unwrap_or_else(|| panic!("the stream ended before {event}"));
             self.buffer.push_str(&String::from_utf8_lossy(&chunk));
         }
+    }
+}
+
+fn database_url() -> String {
+    std::env::var("DATABASE_URL").unwrap_or_else(|_| {
+        panic!(
+            "DATABASE_URL is not set: point it at PostgreSQL, e.g. \
+             postgres://postgres@127.0.0.1:5432/postgres (scripts/test sets it; \
+             ./scripts/services starts the server)"
+        )
+    })
+}
+
+/// A PostgreSQL database of this test's own, dropped at the end.
+pub struct Database {
+    admin_url: String,
+    name: String,
+}
+
+impl Database {
+    pub async fn create() -> Self {
+        let admin_url = database_url();
+        let name = format!("halyard_bin_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = sqlx::PgConnection::connect(&admin_url)
+            .await
+            .unwrap_or_else(|err| {
+                panic!("cannot reach PostgreSQL at {admin_url} ({err}); start it with ./scripts/services")
+            });
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .expect("CREATE DATABASE");
+        Self { admin_url, name }
+    }
+
+    pub fn url(&self) -> String {
+        let (base, _) = self
+            .admin_url
+            .rsplit_once('/')
+            .expect("DATABASE_URL names a database");
+        format!("{base}/{}", self.name)
+    }
+
+    pub async fn drop_now(self) {
+        let mut conn = sqlx::PgConnection::connect(&self.admin_url).await.unwrap();
+        sqlx::query(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        ))
+        .execute(&mut conn)
+        .await
+        .expect("DROP DATABASE");
     }
 }

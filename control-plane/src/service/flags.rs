@@ -10,6 +10,7 @@ use halyard_common::eval::environment::{check_flag, flags_requiring};
 use halyard_common::model::{EnvironmentFlag, Flag, FlagConfig, FlagKind, Operator, Variation};
 use halyard_common::{Change, FlagKey, ValidationError, ValidationErrorKind, VariationKey};
 use serde_json::Value;
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{Actor, Audit, EnvironmentChange, Service, check_version, commit, default_config, now};
@@ -113,6 +114,40 @@ impl Service {
         new: NewFlag,
         configs: Vec<(String, FlagConfig)>,
     ) -> Result<FlagRecord, Error> {
+        let now = now();
+        self.insert_flag(actor, new, configs, Uuid::now_v7(), (now, now))
+            .await
+    }
+
+    /// Creates a flag with the id and times it had elsewhere (the old
+    /// system's, on import); otherwise as [`Service::create_flag`].
+    pub async fn import_flag(
+        &self,
+        actor: &Actor,
+        new: NewFlag,
+        configs: Vec<(String, FlagConfig)>,
+        id: Uuid,
+        created_at: OffsetDateTime,
+        updated_at: OffsetDateTime,
+    ) -> Result<FlagRecord, Error> {
+        self.insert_flag(
+            actor,
+            new,
+            configs,
+            id,
+            (super::truncate(created_at), super::truncate(updated_at)),
+        )
+        .await
+    }
+
+    async fn insert_flag(
+        &self,
+        actor: &Actor,
+        new: NewFlag,
+        configs: Vec<(String, FlagConfig)>,
+        id: Uuid,
+        (created_at, updated_at): (OffsetDateTime, OffsetDateTime),
+    ) -> Result<FlagRecord, Error> {
         let variations = match (new.variations, new.kind) {
             (Some(variations), _) => variations,
             (None, FlagKind::Boolean) => boolean_variations(),
@@ -126,8 +161,6 @@ impl Service {
                 .into());
             }
         };
-        let now = now();
-        let id = Uuid::now_v7();
         let record = FlagRecord {
             id,
             flag: Flag {
@@ -138,8 +171,8 @@ impl Service {
                 variations,
                 tags: new.tags,
                 version: 1,
-                created_at: Some(now),
-                updated_at: Some(now),
+                created_at: Some(created_at),
+                updated_at: Some(updated_at),
             },
         };
         check_definition(&record.flag)?;
@@ -167,7 +200,7 @@ impl Service {
                 flag_id: record.id,
                 environment_id: environment.id,
                 config: flag.config.clone(),
-                updated_at: now,
+                updated_at,
             })
             .await?;
             changes.push(EnvironmentChange {

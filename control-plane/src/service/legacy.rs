@@ -107,6 +107,62 @@ fn merge(base: LegacyFlag, input: LegacyInput) -> Result<LegacyFlag, Error> {
     })
 }
 
+/// A flag of the old system's table.
+#[derive(Debug, Clone)]
+pub struct LegacyRow {
+    /// Its id (kept).
+    pub id: Uuid,
+    /// Its fields (`key` required).
+    pub input: LegacyInput,
+    /// Created (kept).
+    pub created_at: OffsetDateTime,
+    /// Last changed (kept).
+    pub updated_at: OffsetDateTime,
+}
+
+/// What importing one legacy flag did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LegacyImport {
+    /// Created with the old id and times.
+    Created,
+    /// Already here, the same.
+    Unchanged,
+    /// Already here (same id) but different in these fields; left as is.
+    Differs(String),
+    /// Another flag (this id) already has the key; nothing done.
+    KeyTaken(Uuid),
+}
+
+/// A legacy input (with its key) checked as the old API did.
+fn legacy_flag(input: LegacyInput) -> Result<LegacyFlag, Error> {
+    let Some(key) = input.key.clone() else {
+        return Err(Error::LegacyValidation("key is required".into()));
+    };
+    let base = LegacyFlag {
+        key: FlagKey::parse(key).map_err(|e| Error::LegacyValidation(format!("key: {e}")))?,
+        description: String::new(),
+        enabled: false,
+        rollout_percentage: 0,
+        targeted_users: Vec::new(),
+    };
+    merge(base, input)
+}
+
+/// A legacy flag's full-model definition and production configuration.
+fn full_model(legacy: LegacyFlag) -> Result<(NewFlag, FlagConfig), Error> {
+    let full = legacy
+        .to_environment_flag()
+        .map_err(|e| Error::from(e).legacy())?;
+    let new = NewFlag {
+        key: full.flag.key.clone(),
+        description: full.flag.description.clone(),
+        kind: full.flag.kind,
+        variations: Some(full.flag.variations.clone()),
+        tags: Vec::new(),
+    };
+    Ok((new, full.config))
+}
+
 fn not_found(id: Uuid) -> Error {
     Error::NotFound(format!("flag {id}"))
 }
@@ -168,36 +224,71 @@ impl Service {
         actor: &Actor,
         input: LegacyInput,
     ) -> Result<LegacyView, Error> {
-        let Some(key) = input.key.clone() else {
-            return Err(Error::LegacyValidation("key is required".into()));
-        };
-        let base = LegacyFlag {
-            key: FlagKey::parse(key).map_err(|e| Error::LegacyValidation(format!("key: {e}")))?,
-            description: String::new(),
-            enabled: false,
-            rollout_percentage: 0,
-            targeted_users: Vec::new(),
-        };
-        let legacy = merge(base, input)?;
-        let full = legacy
-            .to_environment_flag()
-            .map_err(|e| Error::from(e).legacy())?;
-        let new = NewFlag {
-            key: full.flag.key.clone(),
-            description: full.flag.description.clone(),
-            kind: full.flag.kind,
-            variations: Some(full.flag.variations.clone()),
-            tags: Vec::new(),
-        };
+        let (new, config) = full_model(legacy_flag(input)?)?;
         let record = self
-            .create_flag(
-                actor,
-                new,
-                vec![(LEGACY_ENVIRONMENT.to_owned(), full.config)],
-            )
+            .create_flag(actor, new, vec![(LEGACY_ENVIRONMENT.to_owned(), config)])
             .await
             .map_err(Error::legacy)?;
         self.legacy_get(record.id).await
+    }
+
+    /// Imports one flag of the old system's `feature_flags` table, keeping
+    /// its id and times: creates it when neither its id nor its key exists,
+    /// and otherwise changes nothing, saying how it stands (so importing
+    /// twice is harmless).
+    pub async fn legacy_import(
+        &self,
+        actor: &Actor,
+        row: LegacyRow,
+    ) -> Result<LegacyImport, Error> {
+        let wanted = legacy_flag(row.input)?;
+        if self.store.flag_by_id(row.id).await?.is_some() {
+            let current = match self.legacy_get(row.id).await {
+                Ok(current) => current,
+                Err(Error::NotFound(_)) => {
+                    return Ok(LegacyImport::Differs(
+                        "no longer legacy-representable".into(),
+                    ));
+                }
+                Err(err) => return Err(err),
+            };
+            let differs: Vec<&str> = [
+                ("key", current.key != wanted.key.as_str()),
+                ("description", current.description != wanted.description),
+                ("enabled", current.enabled != wanted.enabled),
+                (
+                    "rollout_percentage",
+                    current.rollout_percentage != wanted.rollout_percentage,
+                ),
+                (
+                    "targeted_users",
+                    current.targeted_users != wanted.targeted_users,
+                ),
+            ]
+            .into_iter()
+            .filter_map(|(field, differs)| differs.then_some(field))
+            .collect();
+            return Ok(if differs.is_empty() {
+                LegacyImport::Unchanged
+            } else {
+                LegacyImport::Differs(differs.join(", "))
+            });
+        }
+        if let Some(other) = self.store.flag(wanted.key.as_str()).await? {
+            return Ok(LegacyImport::KeyTaken(other.id));
+        }
+        let (new, config) = full_model(wanted)?;
+        self.import_flag(
+            actor,
+            new,
+            vec![(LEGACY_ENVIRONMENT.to_owned(), config)],
+            row.id,
+            row.created_at,
+            row.updated_at,
+        )
+        .await
+        .map_err(Error::legacy)?;
+        Ok(LegacyImport::Created)
     }
 
     /// Partially updates a legacy flag.

@@ -4,7 +4,7 @@
 //! store suite against a real database. (Runtime-checked queries rather
 //! than `query!` macros: the same services run on two backends, and the
 //! tests cover every statement.) The methods both backends share are in
-//! [`super::sql`].
+//! `store/sql.rs`.
 
 use halyard_common::{ChangeMessage, SnapshotData};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
