@@ -7,6 +7,7 @@
 //! - `halyard edge`: an edge, synced through Redis.
 //! - `halyard migrate`: applies the database migrations and exits.
 //! - `halyard keys`: creates, lists and revokes keys on the database.
+//! - `halyard export` / `import`: the whole state as one JSON document.
 //! - `halyard import-legacy`: the old system's flags into `production`.
 //!
 //! Every option is also a `HALYARD_*` environment variable; `--help` on
@@ -50,6 +51,11 @@ enum Command {
     Migrate(commands::StoreArgs),
     /// Create, list and revoke admin tokens, SDK keys and edge tokens.
     Keys(commands::keys::KeysArgs),
+    /// Write the whole state (flags, environments, segments, keys as hashes,
+    /// audit log) as one JSON document.
+    Export(commands::backup::ExportArgs),
+    /// Restore an export into a new database.
+    Import(commands::backup::ImportArgs),
     /// Import the old system's flags (its feature_flags table) into production.
     ImportLegacy(commands::import_legacy::ImportLegacyArgs),
 }
@@ -69,6 +75,8 @@ async fn main() -> anyhow::Result<()> {
         }
         Some(Command::Migrate(store)) => commands::migrate(store).await,
         Some(Command::Keys(args)) => commands::keys::run(args).await,
+        Some(Command::Export(args)) => commands::backup::export(args).await,
+        Some(Command::Import(args)) => commands::backup::import(args).await,
         Some(Command::ImportLegacy(args)) => commands::import_legacy::run(args).await,
     }
 }

@@ -111,7 +111,7 @@ pub(crate) async fn run(args: KeysArgs) -> anyhow::Result<()> {
             let (record, environment, plaintext) = service
                 .create_key(&actor(), new)
                 .await
-                .map_err(|err| anyhow::anyhow!("{}", describe(&err)))?;
+                .map_err(|err| anyhow::anyhow!("{}", super::describe(&err, true)))?;
             let key = view(&record, environment);
             if create.json {
                 writeln!(out, "{}", json!({"key": key, "plaintext": plaintext}))?;
@@ -150,7 +150,7 @@ pub(crate) async fn run(args: KeysArgs) -> anyhow::Result<()> {
             let key = service
                 .revoke_key(&actor(), id)
                 .await
-                .map_err(|err| anyhow::anyhow!("{}", describe(&err)))
+                .map_err(|err| anyhow::anyhow!("{}", super::describe(&err, true)))
                 .with_context(|| format!("revoking key {id}"))?;
             writeln!(
                 out,
@@ -162,17 +162,6 @@ pub(crate) async fn run(args: KeysArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-/// The API's error message, which names the offending setting.
-fn describe(err: &halyard_control_plane::error::Error) -> String {
-    match err {
-        halyard_control_plane::error::Error::InvalidRequest {
-            message,
-            path: Some(path),
-        } => format!("{message} (--{})", path.replace('_', "-")),
-        other => other.to_string(),
-    }
 }
 
 fn write_table(out: &mut impl std::io::Write, keys: &[KeyView]) -> std::io::Result<()> {

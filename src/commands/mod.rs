@@ -1,6 +1,8 @@
 //! The subcommands that work on a store directly (no server needed):
-//! `migrate`, `keys`, `import-legacy`, and the store selection they share.
+//! `migrate`, `keys`, `export`, `import`, `import-legacy`, and the store
+//! selection they share.
 
+pub(crate) mod backup;
 pub(crate) mod import_legacy;
 pub(crate) mod keys;
 
@@ -50,7 +52,8 @@ impl StoreArgs {
         Ok(store)
     }
 
-    async fn open_migrated(&self) -> anyhow::Result<Arc<dyn Store>> {
+    /// Opens the store and applies pending migrations, nothing else.
+    pub(crate) async fn open_migrated(&self) -> anyhow::Result<Arc<dyn Store>> {
         match &self.database_url {
             Some(url) => {
                 let options = url
@@ -74,4 +77,21 @@ pub(crate) async fn migrate(store: StoreArgs) -> anyhow::Result<()> {
     store.open_migrated().await?;
     tracing::info!("migrations applied");
     Ok(())
+}
+
+/// A service error as a command-line message: the API's message, naming
+/// the offending field, as an option (`--environment`, when `options`) or
+/// as a document path.
+pub(crate) fn describe(err: &halyard_control_plane::error::Error, options: bool) -> String {
+    match err {
+        halyard_control_plane::error::Error::InvalidRequest {
+            message,
+            path: Some(path),
+        } if options => format!("{message} (--{})", path.replace('_', "-")),
+        halyard_control_plane::error::Error::InvalidRequest {
+            message,
+            path: Some(path),
+        } => format!("{message} (at {path})"),
+        other => other.to_string(),
+    }
 }

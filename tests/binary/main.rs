@@ -4,6 +4,7 @@
 #![allow(unreachable_pub, missing_docs)] // a test binary exports nothing
 
 mod all_in_one;
+mod backup;
 mod import_legacy;
 mod production;
 mod support;

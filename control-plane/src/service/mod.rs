@@ -4,6 +4,7 @@
 //! writes their change messages and the audit entry in the same commit.
 //! Nothing is published from here: the outbox relay does that after commit.
 
+pub mod backup;
 pub mod environments;
 pub mod flags;
 pub mod keys;
