@@ -2,7 +2,9 @@
 
 use serde_json::{Value, json};
 
-use crate::support::{Events, Halyard, run, url, wait_ready};
+use crate::support::{
+    Events, Halyard, create_legacy_flag, evaluate, json_of, run, url, wait_ready,
+};
 
 fn start(data: &std::path::Path) -> (Halyard, Value) {
     let mut halyard = Halyard::start(
@@ -43,40 +45,24 @@ async fn all_in_one_serves_streams_evaluates_and_keeps_state_across_restarts() {
         &format!("{base}/api/client/stream?key=sdk-secret-key"),
     )
     .await;
-    let created: Value = http
-        .post(format!("{base}/api/admin/flags"))
-        .header("X-Admin-API-Key", &admin)
-        .json(
-            &json!({"key": "new-checkout", "description": "New checkout flow",
-                      "enabled": true, "rollout_percentage": 0, "targeted_users": ["alice"]}),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(created["key"], "new-checkout", "{created}");
+    create_legacy_flag(
+        &http,
+        &base,
+        &admin,
+        json!({"key": "new-checkout", "description": "New checkout flow",
+               "enabled": true, "rollout_percentage": 0, "targeted_users": ["alice"]}),
+    )
+    .await;
     let seen = stream
         .until("flag_updated", |f| f["key"] == "new-checkout")
         .await;
     assert_eq!(seen["targeted_users"], json!(["alice"]));
 
     for (user, expected) in [("alice", true), ("bob", false)] {
-        let evaluated: Value = http
-            .post(format!("{base}/api/evaluate"))
-            .header("X-SDK-Key", &server)
-            .json(&json!({"flag": "new-checkout", "context": {"targetingKey": user}}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
         assert_eq!(
-            evaluated["results"]["new-checkout"]["value"],
+            evaluate(&http, &base, &server, "new-checkout", user).await,
             json!(expected),
-            "{user}: {evaluated}"
+            "{user}"
         );
     }
     assert!(halyard.terminate().success(), "a clean exit on SIGTERM");
@@ -86,15 +72,11 @@ async fn all_in_one_serves_streams_evaluates_and_keeps_state_across_restarts() {
     let base = url(&listening, "address");
     assert_eq!(halyard.printed_key("admin token"), None, "keys print once");
     wait_ready(&http, &format!("{base}/readyz")).await;
-    let flags: Value = http
-        .get(format!("{base}/api/client/flags"))
-        .header("X-SDK-Key", &server)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let flags = json_of(
+        http.get(format!("{base}/api/client/flags"))
+            .header("X-SDK-Key", &server),
+    )
+    .await;
     assert_eq!(flags["flags"][0]["key"], "new-checkout", "{flags}");
     let listed = http
         .get(format!("{base}/api/admin/flags"))

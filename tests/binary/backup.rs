@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::support::{Database, Halyard, run, url, wait_ready};
+use crate::support::{Database, Halyard, create_legacy_flag, json_of, run, url, wait_ready};
 
 fn without_epochs(mut document: Value) -> Value {
     for environment in document["environments"].as_array_mut().unwrap() {
@@ -49,17 +49,14 @@ async fn an_export_restores_exactly_into_sqlite_and_postgres() {
     let admin = halyard.printed_key("admin token").unwrap();
     let server = halyard.printed_key("production server SDK key").unwrap();
     wait_ready(&http, &format!("{base}/readyz")).await;
-    let created = http
-        .post(format!("{base}/api/admin/flags"))
-        .header("X-Admin-API-Key", &admin)
-        .json(
-            &json!({"key": "new-checkout", "description": "New checkout flow",
-                      "enabled": true, "rollout_percentage": 30, "targeted_users": ["alice"]}),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), 201);
+    create_legacy_flag(
+        &http,
+        &base,
+        &admin,
+        json!({"key": "new-checkout", "description": "New checkout flow",
+               "enabled": true, "rollout_percentage": 30, "targeted_users": ["alice"]}),
+    )
+    .await;
     assert!(halyard.terminate().success());
 
     let original = export(&["--data-dir", dir]);
@@ -115,15 +112,11 @@ async fn an_export_restores_exactly_into_sqlite_and_postgres() {
     let base = url(&halyard.wait_for_log("halyard listening"), "address");
     assert_eq!(halyard.printed_key("admin token"), None);
     wait_ready(&http, &format!("{base}/readyz")).await;
-    let flags: Value = http
-        .get(format!("{base}/api/client/flags"))
-        .header("X-SDK-Key", &server)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let flags = json_of(
+        http.get(format!("{base}/api/client/flags"))
+            .header("X-SDK-Key", &server),
+    )
+    .await;
     assert_eq!(flags["flags"][0]["key"], "new-checkout", "{flags}");
     assert!(halyard.terminate().success());
 

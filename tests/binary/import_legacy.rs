@@ -1,10 +1,10 @@
 //! `halyard import-legacy`: the old system's `feature_flags` table (its
 //! schema as the old Go server created it) into a new all-in-one node.
 
-use serde_json::{Value, json};
+use serde_json::json;
 use sqlx::Connection as _;
 
-use crate::support::{Database, Halyard, run, url, wait_ready};
+use crate::support::{Database, Halyard, json_of, run, url, wait_ready};
 
 const OLD_SCHEMA: &str = "CREATE TABLE feature_flags (
     id UUID PRIMARY KEY,
@@ -91,15 +91,11 @@ async fn the_old_flags_arrive_with_their_ids_and_times_and_twice_changes_nothing
     let base = url(&halyard.wait_for_log("halyard listening"), "address");
     let http = reqwest::Client::new();
     wait_ready(&http, &format!("{base}/readyz")).await;
-    let flags: Value = http
-        .get(format!("{base}/api/admin/flags"))
-        .header("X-Admin-API-Key", "admin-secret-key")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let flags = json_of(
+        http.get(format!("{base}/api/admin/flags"))
+            .header("X-Admin-API-Key", "admin-secret-key"),
+    )
+    .await;
     let flag = |key: &str| {
         flags["flags"]
             .as_array()

@@ -2,8 +2,10 @@
 //! PostgreSQL (a database of its own) and two `halyard edge` processes on
 //! Redis (a key prefix of its own).
 
-use crate::support::{Database, Events, Halyard, url, wait_ready};
-use serde_json::{Value, json};
+use crate::support::{
+    Database, Events, Halyard, create_legacy_flag, evaluate, json_of, url, wait_ready,
+};
+use serde_json::json;
 
 async fn clear_redis(redis_url: &str, prefix: &str) {
     let client = redis::Client::open(redis_url).unwrap();
@@ -52,16 +54,14 @@ async fn a_control_plane_and_two_edges_serve_the_same_flags() {
         "api",
     );
     wait_ready(&http, &format!("{admin}/readyz")).await;
-    let key: Value = http
-        .post(format!("{admin}/api/admin/keys"))
-        .header("X-Admin-API-Key", "admin-secret-key")
-        .json(&json!({"name": "checkout service", "kind": "server", "environment": "production"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let key = json_of(
+        http.post(format!("{admin}/api/admin/keys"))
+            .header("X-Admin-API-Key", "admin-secret-key")
+            .json(
+                &json!({"name": "checkout service", "kind": "server", "environment": "production"}),
+            ),
+    )
+    .await;
     let server_key = key["plaintext"]
         .as_str()
         .unwrap_or_else(|| panic!("{key}"))
@@ -89,17 +89,14 @@ async fn a_control_plane_and_two_edges_serve_the_same_flags() {
             .push(Events::open(&http, &format!("{base}/api/client/stream?key={server_key}")).await);
     }
 
-    let response = http
-        .post(format!("{admin}/api/admin/flags"))
-        .header("X-Admin-API-Key", "admin-secret-key")
-        .json(
-            &json!({"key": "new-checkout", "description": "New checkout flow",
-                      "enabled": true, "rollout_percentage": 0, "targeted_users": ["alice"]}),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201);
+    create_legacy_flag(
+        &http,
+        &admin,
+        "admin-secret-key",
+        json!({"key": "new-checkout", "description": "New checkout flow",
+               "enabled": true, "rollout_percentage": 0, "targeted_users": ["alice"]}),
+    )
+    .await;
     for stream in &mut streams {
         stream
             .until("flag_updated", |f| f["key"] == "new-checkout")
@@ -107,20 +104,10 @@ async fn a_control_plane_and_two_edges_serve_the_same_flags() {
     }
     for (_, base) in &edges {
         for (user, expected) in [("alice", true), ("bob", false)] {
-            let evaluated: Value = http
-                .post(format!("{base}/api/evaluate"))
-                .header("X-SDK-Key", &server_key)
-                .json(&json!({"flag": "new-checkout", "context": {"targetingKey": user}}))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
             assert_eq!(
-                evaluated["results"]["new-checkout"]["value"],
+                evaluate(&http, base, &server_key, "new-checkout", user).await,
                 json!(expected),
-                "{base}, {user}: {evaluated}"
+                "{base}, {user}"
             );
         }
     }

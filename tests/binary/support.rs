@@ -264,3 +264,40 @@ impl Database {
         .expect("DROP DATABASE");
     }
 }
+
+/// Sends `request` and reads its JSON body.
+pub async fn json_of(request: reqwest::RequestBuilder) -> Value {
+    let response = request.send().await.expect("the request is answered");
+    let status = response.status();
+    let text = response.text().await.expect("a body");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{status}: {e}: {text}"))
+}
+
+/// Creates a flag through the old system's admin API as `admin`.
+pub async fn create_legacy_flag(http: &reqwest::Client, base: &str, admin: &str, flag: Value) {
+    let response = http
+        .post(format!("{base}/api/admin/flags"))
+        .header("X-Admin-API-Key", admin)
+        .json(&flag)
+        .send()
+        .await
+        .expect("the control plane answers");
+    assert_eq!(response.status(), 201, "creating {flag}");
+}
+
+/// The value `key` evaluates to for `user` on `base`, with SDK key `sdk`.
+pub async fn evaluate(
+    http: &reqwest::Client,
+    base: &str,
+    sdk: &str,
+    key: &str,
+    user: &str,
+) -> Value {
+    let evaluated = json_of(
+        http.post(format!("{base}/api/evaluate"))
+            .header("X-SDK-Key", sdk)
+            .json(&serde_json::json!({"flag": key, "context": {"targetingKey": user}})),
+    )
+    .await;
+    evaluated["results"][key]["value"].clone()
+}
