@@ -1,14 +1,16 @@
 //! `halyard export` and `halyard import`: the whole state as one JSON
 //! document (`control-plane/src/service/backup.rs`), to back up and restore
-//! or to move between the all-in-one node and PostgreSQL.
+//! or to move between the all-in-one node and PostgreSQL; and `import
+//! --flags`, flags as code (`control-plane/src/service/code.rs`).
 
 use std::io::{Read as _, Write as _};
 use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::Args;
-use halyard_control_plane::service::Service;
 use halyard_control_plane::service::backup::Backup;
+use halyard_control_plane::service::code::FlagsDocument;
+use halyard_control_plane::service::{Actor, Service};
 
 use super::StoreArgs;
 
@@ -29,6 +31,16 @@ pub(crate) struct ExportArgs {
 pub(crate) struct ImportArgs {
     /// The document (`-` for standard input).
     file: PathBuf,
+
+    /// Flags as code: apply the document's flags and segments to this
+    /// installation (create or change them; others are left alone) instead
+    /// of restoring a backup into a new database.
+    #[arg(long)]
+    flags: bool,
+
+    /// With --flags: print the changes without making them.
+    #[arg(long, requires = "flags")]
+    dry_run: bool,
 
     #[command(flatten)]
     store: StoreArgs,
@@ -75,6 +87,9 @@ pub(crate) async fn import(args: ImportArgs) -> anyhow::Result<()> {
         std::fs::read_to_string(&args.file)
             .with_context(|| format!("reading {}", args.file.display()))?
     };
+    if args.flags {
+        return apply_flags(&args, &text).await;
+    }
     let backup: Backup = serde_json::from_str(&text)
         .with_context(|| format!("{} is not a Halyard export", args.file.display()))?;
     let service = Service::new(args.store.open_migrated().await?);
@@ -92,5 +107,46 @@ pub(crate) async fn import(args: ImportArgs) -> anyhow::Result<()> {
         restored.keys,
         restored.audit
     )?;
+    Ok(())
+}
+
+/// `import --flags`: plan (validating everything), print, apply.
+async fn apply_flags(args: &ImportArgs, text: &str) -> anyhow::Result<()> {
+    let document: FlagsDocument = serde_json::from_str(text)
+        .with_context(|| format!("{} is not a flags document", args.file.display()))?;
+    let service = Service::new(args.store.open().await?);
+    let steps = service
+        .plan_flags(&document)
+        .await
+        .map_err(|err| anyhow::anyhow!("{}", super::describe(&err, false)))?;
+    let mut out = std::io::stdout().lock();
+    if steps.is_empty() {
+        writeln!(out, "nothing to change")?;
+        return Ok(());
+    }
+    for step in &steps {
+        writeln!(out, "  {step}")?;
+    }
+    if args.dry_run {
+        writeln!(
+            out,
+            "{} changes planned (--dry-run: none made)",
+            steps.len()
+        )?;
+        return Ok(());
+    }
+    let count = steps.len();
+    let actor = Actor {
+        id: "cli".into(),
+        name: "halyard import --flags".into(),
+    };
+    service
+        .apply_flags(&actor, steps)
+        .await
+        .map_err(|err| anyhow::anyhow!("{}", super::describe(&err, false)))
+        .context(
+            "applying (the changes listed before this one are made; import again to finish)",
+        )?;
+    writeln!(out, "{count} changes made")?;
     Ok(())
 }

@@ -5,6 +5,7 @@
 
 mod all_in_one;
 mod backup;
+mod flags_as_code;
 mod import_legacy;
 mod production;
 mod support;

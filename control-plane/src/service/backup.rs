@@ -260,7 +260,7 @@ impl Service {
         })
     }
 
-    async fn all_flags_in(
+    pub(super) async fn all_flags_in(
         &self,
         environment_id: Uuid,
     ) -> Result<Vec<(FlagRecord, ConfigRecord)>, Error> {
@@ -285,7 +285,10 @@ impl Service {
         }
     }
 
-    async fn all_segments_in(&self, environment_id: Uuid) -> Result<Vec<SegmentBackup>, Error> {
+    pub(super) async fn all_segments_in(
+        &self,
+        environment_id: Uuid,
+    ) -> Result<Vec<SegmentBackup>, Error> {
         let mut all = Vec::new();
         loop {
             let page = self

@@ -5,6 +5,7 @@
 //! Nothing is published from here: the outbox relay does that after commit.
 
 pub mod backup;
+pub mod code;
 pub mod environments;
 pub mod flags;
 pub mod keys;
