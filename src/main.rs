@@ -54,7 +54,7 @@ enum Command {
     /// Write the whole state (flags, environments, segments, keys as hashes,
     /// audit log) as one JSON document.
     Export(commands::backup::ExportArgs),
-    /// Restore an export into a new database.
+    /// Restore an export into a new database, or apply a flags document (--flags).
     Import(commands::backup::ImportArgs),
     /// Import the old system's flags (its feature_flags table) into production.
     ImportLegacy(commands::import_legacy::ImportLegacyArgs),
