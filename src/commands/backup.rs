@@ -110,43 +110,30 @@ pub(crate) async fn import(args: ImportArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `import --flags`: plan (validating everything), print, apply.
+/// `import --flags`: plan (validating everything) and print; unless
+/// `--dry-run`, apply the whole plan in one transaction.
 async fn apply_flags(args: &ImportArgs, text: &str) -> anyhow::Result<()> {
     let document: FlagsDocument = serde_json::from_str(text)
         .with_context(|| format!("{} is not a flags document", args.file.display()))?;
     let service = Service::new(args.store.open().await?);
-    let steps = service
-        .plan_flags(&document)
-        .await
-        .map_err(|err| anyhow::anyhow!("{}", super::describe(&err, false)))?;
-    let mut out = std::io::stdout().lock();
-    if steps.is_empty() {
-        writeln!(out, "nothing to change")?;
-        return Ok(());
-    }
-    for step in &steps {
-        writeln!(out, "  {step}")?;
-    }
-    if args.dry_run {
-        writeln!(
-            out,
-            "{} changes planned (--dry-run: none made)",
-            steps.len()
-        )?;
-        return Ok(());
-    }
-    let count = steps.len();
     let actor = Actor {
         id: "cli".into(),
         name: "halyard import --flags".into(),
     };
-    service
-        .apply_flags(&actor, steps)
-        .await
-        .map_err(|err| anyhow::anyhow!("{}", super::describe(&err, false)))
-        .context(
-            "applying (the changes listed before this one are made; import again to finish)",
-        )?;
-    writeln!(out, "{count} changes made")?;
+    let steps = if args.dry_run {
+        service.plan_flags(&document).await
+    } else {
+        service.apply_flags(&actor, &document).await
+    }
+    .map_err(|err| anyhow::anyhow!("{}", super::describe(&err, false)))?;
+    let mut out = std::io::stdout().lock();
+    for step in &steps {
+        writeln!(out, "  {step}")?;
+    }
+    match (steps.len(), args.dry_run) {
+        (0, _) => writeln!(out, "nothing to change")?,
+        (n, true) => writeln!(out, "{n} changes planned (--dry-run: none made)")?,
+        (n, false) => writeln!(out, "{n} changes made")?,
+    }
     Ok(())
 }

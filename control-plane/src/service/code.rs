@@ -3,16 +3,16 @@
 //! running installation (`halyard import --flags`). An export is such a
 //! document too.
 //!
-//! Applying is plan, then apply: [`Service::plan_flags`] compares the
-//! document with the current state and validates the whole resulting state
-//! of every environment (definitions, rules, segment and prerequisite
-//! references) before anything is written, so a bad document changes
-//! nothing. [`Service::apply_flags`] then makes each change through the
-//! same use-cases as the admin API (audit log, change messages), with the
-//! versions the plan read: a change made meanwhile by someone else stops the
-//! apply with a version conflict instead of being overwritten, and applying
-//! again picks up from there. Flags and segments the document does not
-//! mention are left alone.
+//! [`Service::plan_flags`] compares the document with the current state and
+//! validates the whole resulting state of every environment (definitions,
+//! rules, segment and prerequisite references). [`Service::apply_flags`]
+//! plans again with every environment locked, then writes the whole plan in
+//! one transaction, with an audit entry per change and one change message
+//! per environment: the document is applied entirely or, if anything in it
+//! is invalid, not at all. (One transaction rather than the admin API's
+//! use-cases one by one: a definition change and the configurations that
+//! follow it are only valid together, e.g. renamed variations.) Flags and
+//! segments the document does not mention are left alone.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -23,9 +23,12 @@ use halyard_common::eval::{CompiledFlag, CompiledSegment};
 use halyard_common::model::{EnvironmentFlag, Flag, FlagConfig, Segment};
 use serde::Deserialize;
 
-use super::flags::{FlagUpdate, NewFlag};
-use super::{Actor, Service, default_config};
+use halyard_common::Change;
+use uuid::Uuid;
+
+use super::{Actor, Audit, EnvironmentChange, Service, commit, default_config, now};
 use crate::error::Error;
+use crate::store::{ConfigRecord, FlagRecord, SegmentRecord};
 
 /// The document: every field optional, unknown fields ignored (so an
 /// export applies as is).
@@ -75,31 +78,40 @@ pub enum Step {
     UpdateSegment {
         /// Environment.
         environment: String,
-        /// The version read.
-        version: u64,
-        /// The segment.
+        /// The segment's id.
+        id: Uuid,
+        /// As it is.
+        before: Segment,
+        /// As it will be.
         segment: Segment,
     },
-    /// A new flag (disabled everywhere until its configurations follow).
-    CreateFlag(NewFlag),
+    /// A new flag, with its configuration in every environment.
+    CreateFlag {
+        /// The definition.
+        flag: Flag,
+        /// Its configuration per environment (the document's, else disabled).
+        configs: BTreeMap<String, FlagConfig>,
+    },
     /// A changed definition.
     UpdateFlag {
-        /// The flag.
-        key: String,
-        /// The version read.
-        version: u64,
-        /// The change.
-        update: FlagUpdate,
+        /// The flag's id.
+        id: Uuid,
+        /// As it is.
+        before: Flag,
+        /// As it will be.
+        flag: Flag,
     },
-    /// A changed configuration.
+    /// A changed configuration of an existing flag.
     UpdateConfig {
         /// Environment.
         environment: String,
+        /// The flag's id.
+        id: Uuid,
         /// The flag.
         key: String,
-        /// The version read (1 for a flag the plan creates).
-        version: u64,
-        /// The configuration.
+        /// As it is.
+        before: FlagConfig,
+        /// As it will be.
         config: FlagConfig,
     },
 }
@@ -116,17 +128,28 @@ impl fmt::Display for Step {
                 segment,
                 ..
             } => write!(f, "update segment {} in {environment}", segment.key),
-            Step::CreateFlag(new) => write!(f, "create flag {}", new.key),
-            Step::UpdateFlag { key, update, .. } => {
+            Step::CreateFlag { flag, configs } => {
+                let enabled: Vec<&str> = configs
+                    .iter()
+                    .filter(|(_, c)| c.enabled)
+                    .map(|(e, _)| e.as_str())
+                    .collect();
+                write!(f, "create flag {}", flag.key)?;
+                if !enabled.is_empty() {
+                    write!(f, " (on in {})", enabled.join(", "))?;
+                }
+                Ok(())
+            }
+            Step::UpdateFlag { before, flag, .. } => {
                 let fields: Vec<&str> = [
-                    ("description", update.description.is_some()),
-                    ("variations", update.variations.is_some()),
-                    ("tags", update.tags.is_some()),
+                    ("description", before.description != flag.description),
+                    ("variations", before.variations != flag.variations),
+                    ("tags", before.tags != flag.tags),
                 ]
                 .into_iter()
                 .filter_map(|(field, changed)| changed.then_some(field))
                 .collect();
-                write!(f, "update flag {key}: {}", fields.join(", "))
+                write!(f, "update flag {}: {}", flag.key, fields.join(", "))
             }
             Step::UpdateConfig {
                 environment, key, ..
@@ -160,11 +183,6 @@ fn config_content(config: &FlagConfig) -> FlagConfig {
     }
 }
 
-/// `wanted`, if it differs from `held`.
-fn changed<T: PartialEq + Clone>(held: &T, wanted: &T) -> Option<T> {
-    (held != wanted).then(|| wanted.clone())
-}
-
 /// One environment as the plan will leave it.
 struct Final {
     flags: Vec<EnvironmentFlag>,
@@ -177,25 +195,26 @@ impl Service {
     /// state of every environment. Errors name the document path.
     pub async fn plan_flags(&self, document: &FlagsDocument) -> Result<Vec<Step>, Error> {
         let environments = self.store.environments().await?;
-        let known = |key: &str| environments.iter().any(|e| e.key.as_str() == key);
         let mut steps = Vec::new();
         let mut finals: BTreeMap<String, Final> = BTreeMap::new();
+        let mut segment_ids: HashMap<(String, String), Uuid> = HashMap::new();
+        let mut flag_ids: HashMap<String, Uuid> = HashMap::new();
         for environment in &environments {
-            let flags = self.all_flags_in(environment.id).await?;
-            let segments = self.all_segments_in(environment.id).await?;
-            finals.insert(
-                environment.key.to_string(),
-                Final {
-                    flags: flags
-                        .into_iter()
-                        .map(|(flag, config)| EnvironmentFlag {
-                            flag: flag.flag,
-                            config: config.config,
-                        })
-                        .collect(),
-                    segments: segments.into_iter().map(|s| s.segment).collect(),
-                },
-            );
+            let env = environment.key.to_string();
+            let mut flags = Vec::new();
+            for (flag, config) in self.all_flags_in(environment.id).await? {
+                flag_ids.insert(flag.flag.key.to_string(), flag.id);
+                flags.push(EnvironmentFlag {
+                    flag: flag.flag,
+                    config: config.config,
+                });
+            }
+            let mut segments = Vec::new();
+            for segment in self.all_segments_in(environment.id).await? {
+                segment_ids.insert((env.clone(), segment.segment.key.to_string()), segment.id);
+                segments.push(segment.segment);
+            }
+            finals.insert(env, Final { flags, segments });
         }
 
         for (i, environment) in document.environments.iter().enumerate() {
@@ -205,8 +224,15 @@ impl Service {
                     format!("environments[{i}].key"),
                 ));
             };
+            let mut seen = HashMap::new();
             for (j, segment) in environment.segments.iter().enumerate() {
                 let path = format!("environments[{i}].segments[{j}]");
+                if let Some(first) = seen.insert(segment.key.to_string(), j) {
+                    return Err(invalid(
+                        format!("segment {} is also segments[{first}]", segment.key),
+                        format!("{path}.key"),
+                    ));
+                }
                 CompiledSegment::compile(segment.clone()).map_err(|e| e.within(&path))?;
                 match current.segments.iter_mut().find(|s| s.key == segment.key) {
                     None => {
@@ -219,7 +245,8 @@ impl Service {
                     Some(held) if segment_content(held) != segment_content(segment) => {
                         steps.push(Step::UpdateSegment {
                             environment: environment.key.clone(),
-                            version: held.version,
+                            id: segment_ids[&(environment.key.clone(), segment.key.to_string())],
+                            before: held.clone(),
                             segment: segment.clone(),
                         });
                         *held = segment.clone();
@@ -239,77 +266,51 @@ impl Service {
                 ));
             }
             check_definition(&code.flag).map_err(|e| e.within(&format!("flags[{i}]")))?;
-            for environment in code.configs.keys() {
-                if !known(environment) {
-                    return Err(invalid(
-                        format!("no environment {environment:?} here"),
-                        format!("flags[{i}].configs.{environment}"),
-                    ));
-                }
+            if let Some(environment) = code.configs.keys().find(|e| !finals.contains_key(*e)) {
+                return Err(invalid(
+                    format!("no environment {environment:?} here"),
+                    format!("flags[{i}].configs.{environment}"),
+                ));
             }
-            let held = self.store.flag(&key).await?;
-            let created = held.is_none();
-            match held {
-                None => steps.push(Step::CreateFlag(NewFlag {
-                    key: code.flag.key.clone(),
-                    description: code.flag.description.clone(),
-                    kind: code.flag.kind,
-                    variations: Some(code.flag.variations.clone()),
-                    tags: code.flag.tags.clone(),
-                })),
-                Some(held) if held.flag.kind != code.flag.kind => {
-                    return Err(invalid(
-                        format!(
-                            "flag {key} is a {} flag; a flag's kind cannot change",
-                            held.flag.kind.as_str()
-                        ),
-                        format!("flags[{i}].kind"),
-                    ));
-                }
-                Some(held) => {
-                    let update = FlagUpdate {
-                        description: changed(&held.flag.description, &code.flag.description),
-                        variations: changed(&held.flag.variations, &code.flag.variations),
-                        tags: changed(&held.flag.tags, &code.flag.tags),
-                    };
-                    if update.description.is_some()
-                        || update.variations.is_some()
-                        || update.tags.is_some()
-                    {
-                        steps.push(Step::UpdateFlag {
-                            key: key.clone(),
-                            version: held.flag.version,
-                            update,
-                        });
-                    }
-                }
-            }
+            let mut created = BTreeMap::new();
             for (environment, current) in &mut finals {
-                let wanted = code.configs.get(environment);
                 let index = current
                     .flags
                     .iter()
                     .position(|f| f.flag.key == code.flag.key);
-                let held = index.map(|n| current.flags[n].config.clone());
+                let held = index.map(|n| current.flags[n].clone());
+                if let Some(held) = &held {
+                    if held.flag.kind != code.flag.kind {
+                        return Err(invalid(
+                            format!(
+                                "flag {key} is a {} flag; a flag's kind cannot change",
+                                held.flag.kind.as_str()
+                            ),
+                            format!("flags[{i}].kind"),
+                        ));
+                    }
+                }
+                let wanted = code.configs.get(environment);
                 let config = match (wanted, &held) {
-                    (Some(wanted), held) => {
-                        if held
-                            .as_ref()
-                            .is_none_or(|h| config_content(h) != config_content(wanted))
-                            || created
-                        {
+                    (Some(wanted), Some(held)) => {
+                        if config_content(&held.config) != config_content(wanted) {
                             steps.push(Step::UpdateConfig {
                                 environment: environment.clone(),
+                                id: flag_ids[&key],
                                 key: key.clone(),
-                                version: held.as_ref().map_or(1, |h| h.version),
+                                before: held.config.clone(),
                                 config: wanted.clone(),
                             });
                         }
                         wanted.clone()
                     }
-                    (None, Some(held)) => held.clone(),
+                    (Some(wanted), None) => wanted.clone(),
+                    (None, Some(held)) => held.config.clone(),
                     (None, None) => default_config(&code.flag),
                 };
+                if held.is_none() {
+                    created.insert(environment.clone(), config.clone());
+                }
                 let flag = EnvironmentFlag {
                     flag: code.flag.clone(),
                     config,
@@ -319,9 +320,30 @@ impl Service {
                     None => current.flags.push(flag),
                 }
             }
+            match flag_ids.get(&key) {
+                None => steps.push(Step::CreateFlag {
+                    flag: code.flag.clone(),
+                    configs: created,
+                }),
+                Some(&id) => {
+                    let before = self
+                        .store
+                        .flag_by_id(id)
+                        .await?
+                        .ok_or_else(|| Error::NotFound(format!("flag {key}")))?
+                        .flag;
+                    if definition_content(&before) != definition_content(&code.flag) {
+                        steps.push(Step::UpdateFlag {
+                            id,
+                            before,
+                            flag: code.flag.clone(),
+                        });
+                    }
+                }
+            }
         }
 
-        // The whole resulting state of every environment, before any write.
+        // The whole resulting state of every environment.
         for (environment, current) in &finals {
             for flag in &current.flags {
                 let path = match seen.get(flag.flag.key.as_str()) {
@@ -332,58 +354,251 @@ impl Service {
                 check_flag(flag, &current.flags, &current.segments).map_err(|e| e.within(&path))?;
             }
         }
-        // Flags first is the order that keeps every step valid: segments
-        // before the configurations that use them, flags before the
-        // configurations that require them.
-        steps.sort_by_key(|step| match step {
-            Step::CreateSegment { .. } | Step::UpdateSegment { .. } => 0,
-            Step::CreateFlag(_) => 1,
-            Step::UpdateFlag { .. } => 2,
-            Step::UpdateConfig { .. } => 3,
-        });
         Ok(steps)
     }
 
-    /// Makes the changes of a plan, in order (see the module docs).
-    pub async fn apply_flags(&self, actor: &Actor, steps: Vec<Step>) -> Result<(), Error> {
-        for step in steps {
+    /// Plans `document` with every environment locked and writes the whole
+    /// plan in one transaction (see the module docs); returns the changes.
+    pub async fn apply_flags(
+        &self,
+        actor: &Actor,
+        document: &FlagsDocument,
+    ) -> Result<Vec<Step>, Error> {
+        let mut tx = self.store.begin().await?;
+        // Every change to flags, configurations and segments locks an
+        // environment first: the plan below reads a state nobody changes
+        // until this transaction ends.
+        let environments = tx.environments_for_update().await?;
+        let steps = self.plan_flags(document).await?;
+        if steps.is_empty() {
+            return Ok(steps);
+        }
+        let id_of = |key: &str| {
+            environments
+                .iter()
+                .find(|e| e.key.as_str() == key)
+                .map(|e| e.id)
+                .ok_or_else(|| Error::NotFound(format!("environment {key}")))
+        };
+        let now = now();
+        let mut audit = Vec::with_capacity(steps.len());
+        let mut touched: HashMap<Uuid, (Vec<String>, Vec<String>)> = HashMap::new();
+        let mut touch = |environment: Uuid, flag: Option<String>, segment: Option<String>| {
+            let (flags, segments) = touched.entry(environment).or_default();
+            flags.extend(flag);
+            segments.extend(segment);
+        };
+        for step in &steps {
             match step {
                 Step::CreateSegment {
                     environment,
                     segment,
                 } => {
-                    self.create_segment(actor, &environment, segment).await?;
+                    let segment = Segment {
+                        version: 1,
+                        created_at: Some(now),
+                        updated_at: Some(now),
+                        ..segment.clone()
+                    };
+                    let env = id_of(environment)?;
+                    tx.insert_segment(&SegmentRecord {
+                        id: Uuid::now_v7(),
+                        environment_id: env,
+                        segment: segment.clone(),
+                    })
+                    .await?;
+                    touch(env, None, Some(segment.key.to_string()));
+                    audit.push(
+                        entry(
+                            actor,
+                            "segment.created",
+                            "segment",
+                            &segment.key.to_string(),
+                        )
+                        .in_environment(environment)
+                        .entry(None::<()>, Some(&segment)),
+                    );
                 }
                 Step::UpdateSegment {
                     environment,
-                    version,
+                    id,
+                    before,
                     segment,
                 } => {
-                    let key = segment.key.to_string();
-                    self.update_segment(actor, &environment, &key, Some(version), segment)
+                    let segment = Segment {
+                        version: before.version + 1,
+                        created_at: before.created_at,
+                        updated_at: Some(now),
+                        ..segment.clone()
+                    };
+                    let env = id_of(environment)?;
+                    tx.update_segment(&SegmentRecord {
+                        id: *id,
+                        environment_id: env,
+                        segment: segment.clone(),
+                    })
+                    .await?;
+                    touch(env, None, Some(segment.key.to_string()));
+                    audit.push(
+                        entry(
+                            actor,
+                            "segment.updated",
+                            "segment",
+                            &segment.key.to_string(),
+                        )
+                        .in_environment(environment)
+                        .entry(Some(before), Some(&segment)),
+                    );
+                }
+                Step::CreateFlag { flag, configs } => {
+                    let id = Uuid::now_v7();
+                    let flag = Flag {
+                        id: Some(id.to_string()),
+                        version: 1,
+                        created_at: Some(now),
+                        updated_at: Some(now),
+                        ..flag.clone()
+                    };
+                    tx.insert_flag(&FlagRecord {
+                        id,
+                        flag: flag.clone(),
+                    })
+                    .await?;
+                    for (environment, config) in configs {
+                        let env = id_of(environment)?;
+                        tx.upsert_config(&ConfigRecord {
+                            flag_id: id,
+                            environment_id: env,
+                            config: FlagConfig {
+                                version: 1,
+                                ..config.clone()
+                            },
+                            updated_at: now,
+                        })
                         .await?;
+                        touch(env, Some(flag.key.to_string()), None);
+                    }
+                    let key = flag.key.to_string();
+                    audit.push(
+                        entry(actor, "flag.created", "flag", &key)
+                            .for_flag(&key)
+                            .entry(None::<()>, Some(&flag)),
+                    );
                 }
-                Step::CreateFlag(new) => {
-                    self.create_flag(actor, new, Vec::new()).await?;
-                }
-                Step::UpdateFlag {
-                    key,
-                    version,
-                    update,
-                } => {
-                    self.update_flag(actor, &key, Some(version), update).await?;
+                Step::UpdateFlag { id, before, flag } => {
+                    let flag = Flag {
+                        id: before.id.clone(),
+                        version: before.version + 1,
+                        created_at: before.created_at,
+                        updated_at: Some(now),
+                        ..flag.clone()
+                    };
+                    tx.update_flag(&FlagRecord {
+                        id: *id,
+                        flag: flag.clone(),
+                    })
+                    .await?;
+                    for environment in &environments {
+                        touch(environment.id, Some(flag.key.to_string()), None);
+                    }
+                    let key = flag.key.to_string();
+                    audit.push(
+                        entry(actor, "flag.updated", "flag", &key)
+                            .for_flag(&key)
+                            .entry(Some(before), Some(&flag)),
+                    );
                 }
                 Step::UpdateConfig {
                     environment,
+                    id,
                     key,
-                    version,
+                    before,
                     config,
                 } => {
-                    self.update_config(actor, &environment, &key, Some(version), config)
-                        .await?;
+                    let config = FlagConfig {
+                        version: before.version + 1,
+                        ..config.clone()
+                    };
+                    let env = id_of(environment)?;
+                    tx.upsert_config(&ConfigRecord {
+                        flag_id: *id,
+                        environment_id: env,
+                        config: config.clone(),
+                        updated_at: now,
+                    })
+                    .await?;
+                    touch(env, Some(key.clone()), None);
+                    audit.push(
+                        entry(actor, "config.updated", "config", key)
+                            .for_flag(key)
+                            .in_environment(environment)
+                            .entry(Some(before), Some(&config)),
+                    );
                 }
             }
         }
-        Ok(())
+        // One message per environment with what is now stored.
+        let mut changes = Vec::new();
+        for environment in environments {
+            let Some((flags, segments)) = touched.remove(&environment.id) else {
+                continue;
+            };
+            let mut list = Vec::new();
+            for segment in tx.environment_segments(environment.id).await? {
+                if segments.contains(&segment.key.to_string()) {
+                    list.push(Change::SegmentUpserted { segment });
+                }
+            }
+            for flag in tx.environment_flags(environment.id).await? {
+                if flags.contains(&flag.flag.key.to_string()) {
+                    list.push(Change::FlagUpserted { flag });
+                }
+            }
+            changes.push(EnvironmentChange {
+                environment,
+                changes: list,
+            });
+        }
+        commit(tx, changes, audit).await?;
+        Ok(steps)
+    }
+}
+
+/// `wanted`'s definition without what the store assigns.
+fn definition_content(flag: &Flag) -> Flag {
+    Flag {
+        id: None,
+        version: 0,
+        created_at: None,
+        updated_at: None,
+        ..flag.clone()
+    }
+}
+
+fn entry<'a>(
+    actor: &'a Actor,
+    action: &'static str,
+    resource: &'static str,
+    key: &str,
+) -> Audit<'a> {
+    Audit {
+        actor,
+        action,
+        resource,
+        key: key.to_owned(),
+        environment: None,
+        flag: None,
+    }
+}
+
+impl Audit<'_> {
+    fn in_environment(mut self, environment: &str) -> Self {
+        self.environment = Some(environment.to_owned());
+        self
+    }
+
+    fn for_flag(mut self, key: &str) -> Self {
+        self.flag = Some(key.to_owned());
+        self
     }
 }
