@@ -279,16 +279,16 @@ impl Service {
                     .iter()
                     .position(|f| f.flag.key == code.flag.key);
                 let held = index.map(|n| current.flags[n].clone());
-                if let Some(held) = &held {
-                    if held.flag.kind != code.flag.kind {
-                        return Err(invalid(
-                            format!(
-                                "flag {key} is a {} flag; a flag's kind cannot change",
-                                held.flag.kind.as_str()
-                            ),
-                            format!("flags[{i}].kind"),
-                        ));
-                    }
+                if let Some(held) = &held
+                    && held.flag.kind != code.flag.kind
+                {
+                    return Err(invalid(
+                        format!(
+                            "flag {key} is a {} flag; a flag's kind cannot change",
+                            held.flag.kind.as_str()
+                        ),
+                        format!("flags[{i}].kind"),
+                    ));
                 }
                 let wanted = code.configs.get(environment);
                 let config = match (wanted, &held) {
@@ -409,14 +409,9 @@ impl Service {
                     .await?;
                     touch(env, None, Some(segment.key.to_string()));
                     audit.push(
-                        entry(
-                            actor,
-                            "segment.created",
-                            "segment",
-                            &segment.key.to_string(),
-                        )
-                        .in_environment(environment)
-                        .entry(None::<()>, Some(&segment)),
+                        entry(actor, "segment.created", "segment", segment.key.as_ref())
+                            .in_environment(environment)
+                            .entry(None::<()>, Some(&segment)),
                     );
                 }
                 Step::UpdateSegment {
@@ -440,14 +435,9 @@ impl Service {
                     .await?;
                     touch(env, None, Some(segment.key.to_string()));
                     audit.push(
-                        entry(
-                            actor,
-                            "segment.updated",
-                            "segment",
-                            &segment.key.to_string(),
-                        )
-                        .in_environment(environment)
-                        .entry(Some(before), Some(&segment)),
+                        entry(actor, "segment.updated", "segment", segment.key.as_ref())
+                            .in_environment(environment)
+                            .entry(Some(before), Some(&segment)),
                     );
                 }
                 Step::CreateFlag { flag, configs } => {
