@@ -90,6 +90,7 @@ pub(crate) async fn run(
     config: ServeConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let _lock = lock_data_dir(&config.data_dir)?;
     let store = open_store(&config.data_dir).await?;
     let store: Arc<dyn Store> = Arc::new(store);
     let listener = TcpListener::bind(config.listen)
@@ -181,6 +182,36 @@ pub(crate) async fn run(
         .await;
     tracing::info!("halyard stopped");
     Ok(())
+}
+
+/// Takes the data directory for this process: two nodes on one SQLite
+/// file would each publish part of the changes on their own in-process bus.
+/// (Commands such as `halyard keys` may still use it: they write through
+/// the database, and the node publishes their changes.)
+fn lock_data_dir(data_dir: &Path) -> anyhow::Result<std::fs::File> {
+    std::fs::create_dir_all(data_dir).with_context(|| {
+        format!(
+            "creating the data directory {} (--data-dir)",
+            data_dir.display()
+        )
+    })?;
+    let path = data_dir.join("halyard.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "another halyard node is running on {} (--data-dir); stop it or choose another directory",
+            data_dir.display()
+        ),
+        Err(std::fs::TryLockError::Error(err)) => {
+            Err(err).with_context(|| format!("locking {}", path.display()))
+        }
+    }
 }
 
 /// Opens (creating it) the data directory's database and migrates it.

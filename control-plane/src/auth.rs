@@ -67,6 +67,17 @@ pub fn hint(key: &str) -> String {
     format!("{head}…{tail}")
 }
 
+/// The masked form of a key the operator chose: its last four characters
+/// when it has at least 16, else nothing of it.
+fn supplied_hint(key: &str) -> String {
+    let chars: Vec<char> = key.chars().collect();
+    if chars.len() < 16 {
+        return "…".to_owned();
+    }
+    let tail: String = chars[chars.len() - 4..].iter().collect();
+    format!("…{tail}")
+}
+
 /// Who is making a request to the admin API.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
@@ -189,10 +200,11 @@ pub fn new_record(
     supplied: Option<&str>,
 ) -> (ApiKeyRecord, String) {
     let generated = match supplied {
+        // A chosen key may be short: its hint shows no more than its end.
         Some(plaintext) => GeneratedKey {
             plaintext: plaintext.to_owned(),
             sha256: sha256_hex(plaintext),
-            hint: hint(plaintext),
+            hint: supplied_hint(plaintext),
         },
         None => generate(kind),
     };
@@ -229,6 +241,29 @@ mod tests {
             !a.hint.contains(&a.plaintext[12..a.plaintext.len() - 4]),
             "the hint hides the secret"
         );
+    }
+
+    #[test]
+    fn chosen_keys_show_at_most_their_last_four_characters() {
+        let (record, _) = new_record(
+            ApiKeyKind::Server,
+            "legacy".into(),
+            None,
+            None,
+            None,
+            Some("sdk-secret-key-of-old"),
+        );
+        assert_eq!(record.hint, "…-old");
+        assert_eq!(record.sha256, sha256_hex("sdk-secret-key-of-old"));
+        let (short, _) = new_record(
+            ApiKeyKind::Server,
+            "x".into(),
+            None,
+            None,
+            None,
+            Some("sdk-secret-key"),
+        );
+        assert_eq!(short.hint, "…");
     }
 
     #[test]

@@ -347,8 +347,17 @@ impl Syncer {
                 }
             },
         };
-        let snapshot = Snapshot::build(data)
-            .with_context(|| format!("the snapshot of {environment} does not build"))?;
+        let snapshot = match Snapshot::build(data) {
+            Ok(snapshot) => snapshot,
+            Err(err) => {
+                // One broken environment must not stop the others: keep
+                // serving what is held for it and try again on the next
+                // message or session.
+                tracing::error!(environment, error = %err, "the snapshot does not build; keeping the one held");
+                self.count_resync("invalid_snapshot");
+                return Ok(());
+            }
+        };
         if let Some(current) = self.edge.store.get(environment)
             && current.snapshot.epoch() == snapshot.epoch()
             && current.snapshot.revision() > snapshot.revision()

@@ -17,8 +17,8 @@ use super::StoreArgs;
 /// `halyard export`.
 #[derive(Debug, Args)]
 pub(crate) struct ExportArgs {
-    /// Write the document here instead of to standard output (written
-    /// whole, then renamed into place).
+    /// Write the document here instead of to standard output (owner-only,
+    /// written whole and synced, then renamed into place).
     #[arg(long, short)]
     output: Option<PathBuf>,
 
@@ -58,7 +58,7 @@ pub(crate) async fn export(args: ExportArgs) -> anyhow::Result<()> {
     match args.output {
         Some(path) => {
             let partial = path.with_extension("partial");
-            std::fs::write(&partial, &json)
+            write_private(&partial, &json)
                 .with_context(|| format!("writing {}", partial.display()))?;
             std::fs::rename(&partial, &path)
                 .with_context(|| format!("moving the export to {}", path.display()))?;
@@ -74,6 +74,18 @@ pub(crate) async fn export(args: ExportArgs) -> anyhow::Result<()> {
         None => std::io::stdout().lock().write_all(&json)?,
     }
     Ok(())
+}
+
+/// Writes `bytes` to a new file only its owner can read (an export holds
+/// key hashes and the audit log), on disk before it returns.
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
 }
 
 /// Restores the document into a new store (migrated here, but without

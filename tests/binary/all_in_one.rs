@@ -157,6 +157,27 @@ fn bad_configuration_fails_clearly() {
     assert!(!status.success());
     assert!(output.contains("data directory"), "{output}");
 
+    // A second node on a data directory in use.
+    let data = tempfile::tempdir().unwrap();
+    let (first, _) = start(data.path());
+    let (status, output) = run(
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--metrics-listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            data.path().to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(!status.success());
+    assert!(
+        output.contains("another halyard node is running"),
+        "{output}"
+    );
+    drop(first);
+
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let address = taken.local_addr().unwrap().to_string();
     let data = tempfile::tempdir().unwrap();

@@ -147,3 +147,46 @@ fn a_document_that_is_not_an_export_is_refused_clearly() {
     assert!(!status.success());
     assert!(output.contains("is not a Halyard export"), "{output}");
 }
+
+/// A hand-edited backup with a configuration edges could not build is
+/// refused whole.
+#[test]
+fn a_backup_with_invalid_content_restores_nothing() {
+    let data = tempfile::tempdir().unwrap();
+    let source = data.path().join("source");
+    let mut document = export(&["--data-dir", source.to_str().unwrap()]);
+    let production = document["environments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|e| e["key"] == "production")
+        .unwrap();
+    document["flags"] = json!([{
+        "id": "3f1c2a54-8a53-4d8b-9d57-1f0f5c1b2a09", "key": "broken", "kind": "boolean",
+        "variations": [{"key": "true", "value": true}, {"key": "false", "value": false}],
+        "version": 1, "created_at": "2024-01-01T00:00:00Z", "updated_at": "2024-01-01T00:00:00Z",
+        "configs": {"production": {"enabled": true, "off_variation": "nope",
+                                   "default": {"variation": "true"}, "version": 1,
+                                   "updated_at": "2024-01-01T00:00:00Z"}}
+    }]);
+    assert_eq!(document["environments"][production]["key"], "production");
+    let file = data.path().join("broken.json");
+    std::fs::write(&file, document.to_string()).unwrap();
+    let target = data.path().join("target");
+    let (status, output) = run(
+        &[
+            "import",
+            file.to_str().unwrap(),
+            "--data-dir",
+            target.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(!status.success());
+    assert!(
+        output.contains("environments.production") && output.contains("nope"),
+        "{output}"
+    );
+    let after = export(&["--data-dir", target.to_str().unwrap()]);
+    assert_eq!(after["flags"], json!([]), "nothing was restored: {after}");
+}

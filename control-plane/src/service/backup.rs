@@ -472,6 +472,14 @@ impl Service {
             })
             .await?;
         }
+        // Nothing invalid goes in: edges must be able to build every
+        // restored environment.
+        for environment in &environments {
+            let flags = tx.environment_flags(environment.id).await?;
+            let segments = tx.environment_segments(environment.id).await?;
+            check_environment(&flags, &segments)
+                .map_err(|e| Error::from(e.within(&format!("environments.{}", environment.key))))?;
+        }
         // Last (outbox ids follow commit order): each restored environment
         // announces its new history, so relays publish it and edges resync.
         for environment in &environments {
@@ -488,6 +496,26 @@ impl Service {
         tx.commit().await?;
         Ok(restored)
     }
+}
+
+/// Compiles every flag and segment of an environment and checks every
+/// flag's references (what an edge needs to build its snapshot).
+fn check_environment(
+    flags: &[halyard_common::model::EnvironmentFlag],
+    segments: &[Segment],
+) -> Result<(), halyard_common::ValidationError> {
+    for segment in segments {
+        halyard_common::eval::CompiledSegment::compile(segment.clone())
+            .map_err(|e| e.within(&format!("segments.{}", segment.key)))?;
+    }
+    for flag in flags {
+        let path = format!("flags.{}", flag.flag.key);
+        halyard_common::eval::compile::check_definition(&flag.flag).map_err(|e| e.within(&path))?;
+        halyard_common::eval::CompiledFlag::compile(flag.clone()).map_err(|e| e.within(&path))?;
+        halyard_common::eval::environment::check_flag(flag, flags, segments)
+            .map_err(|e| e.within(&path))?;
+    }
+    Ok(())
 }
 
 /// Names where in the document a duplicate was found.
