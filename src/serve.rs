@@ -248,7 +248,7 @@ async fn seed(bus: &LocalBus, store: &dyn Store) -> anyhow::Result<()> {
 
 /// Registers the old system's shared SDK key in `production`.
 async fn register_legacy_key(service: &Service, plaintext: &str) -> anyhow::Result<()> {
-    let created = service
+    let (created, key) = service
         .register_key(
             &Actor::system(),
             NewKey {
@@ -262,8 +262,24 @@ async fn register_legacy_key(service: &Service, plaintext: &str) -> anyhow::Resu
         )
         .await
         .context("registering HALYARD_LEGACY_SDK_KEY as a production server key")?;
-    if created.is_some() {
+    let production = service
+        .store()
+        .environment("production")
+        .await?
+        .map(|e| e.id);
+    if created {
         tracing::info!("registered HALYARD_LEGACY_SDK_KEY as a server key of production");
+    } else if key.kind != ApiKeyKind::Server || key.environment_id != production {
+        tracing::warn!(
+            key = %key.id,
+            kind = key.kind.as_str(),
+            "HALYARD_LEGACY_SDK_KEY is already another kind of key; old apps using it will be refused"
+        );
+    } else if !key.is_active(halyard_control_plane::service::now()) {
+        tracing::warn!(
+            key = %key.id,
+            "HALYARD_LEGACY_SDK_KEY was revoked or has expired; old apps using it will be refused (it stays revoked)"
+        );
     }
     Ok(())
 }

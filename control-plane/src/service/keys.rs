@@ -85,72 +85,95 @@ impl Service {
 
     /// Registers `plaintext`, a key the operator chose (the old system's
     /// shared SDK key), unless a key with its hash exists in any state (a
-    /// revoked one stays revoked). Returns the record when it was created.
+    /// revoked one stays revoked). Returns whether it was created, and the
+    /// record either way, so the caller can tell whether the existing one
+    /// is what it asked for.
     pub async fn register_key(
         &self,
         actor: &Actor,
         new: NewKey,
         plaintext: &str,
-    ) -> Result<Option<ApiKeyRecord>, Error> {
+    ) -> Result<(bool, ApiKeyRecord), Error> {
         let sha256 = crate::auth::sha256_hex(plaintext);
-        if self.store.api_key_by_hash(&sha256).await?.is_some() {
-            return Ok(None);
+        if let Some(existing) = self.store.api_key_by_hash(&sha256).await? {
+            return Ok((false, existing));
         }
         match self.insert_key(actor, new, Some(plaintext)).await {
-            Ok((record, _, _)) => Ok(Some(record)),
+            Ok((record, _, _)) => Ok((true, record)),
             // Registered concurrently by another process.
-            Err(Error::Duplicate(_)) => Ok(None),
+            Err(Error::Duplicate(_)) => match self.store.api_key_by_hash(&sha256).await? {
+                Some(existing) => Ok((false, existing)),
+                None => Err(Error::Duplicate("api key".into())),
+            },
             Err(err) => Err(err),
         }
     }
 
     /// On a store that has never held a key (a first start): an admin
-    /// token and a server and a client SDK key per environment, returned
-    /// with their plaintext to print once. `None` otherwise.
+    /// token and a server and a client SDK key per environment, created in
+    /// one transaction and returned with their plaintext to print once.
+    /// `None` otherwise.
     pub async fn bootstrap_keys(&self) -> Result<Option<Vec<BootstrapKey>>, Error> {
+        let mut tx = self.store.begin().await?;
+        let environments = tx.environments_for_update().await?;
         if !self.store.api_keys().await?.is_empty() {
             return Ok(None);
         }
         let actor = Actor::system();
         let mut keys = Vec::new();
-        let (admin, _, plaintext) = self
-            .create_key(
-                &actor,
-                NewKey {
-                    name: "bootstrap admin".into(),
-                    kind: ApiKeyKind::Admin,
-                    role: Some(Role::Admin),
-                    environment: None,
-                    expires_at: None,
-                },
-            )
-            .await?;
+        let mut audit = Vec::new();
+        let mut changes = Vec::new();
+        let (admin, plaintext) = new_record(
+            ApiKeyKind::Admin,
+            "bootstrap admin".into(),
+            Some(Role::Admin),
+            None,
+            None,
+            None,
+        );
         keys.push(BootstrapKey {
             record: admin,
             environment: None,
             plaintext,
         });
-        for environment in self.store.environments().await? {
+        for environment in environments {
+            let mut entries = Vec::new();
             for kind in [ApiKeyKind::Server, ApiKeyKind::Client] {
-                let (record, environment, plaintext) = self
-                    .create_key(
-                        &actor,
-                        NewKey {
-                            name: format!("{} {}", environment.key, kind.as_str()),
-                            kind,
-                            role: None,
-                            environment: Some(environment.key.to_string()),
-                            expires_at: None,
-                        },
-                    )
-                    .await?;
+                let (record, plaintext) = new_record(
+                    kind,
+                    format!("{} {}", environment.key, kind.as_str()),
+                    None,
+                    Some(environment.id),
+                    None,
+                    None,
+                );
+                entries.push(record.key_entry());
                 keys.push(BootstrapKey {
                     record,
-                    environment,
+                    environment: Some(environment.key.to_string()),
                     plaintext,
                 });
             }
+            changes.extend(sdk_key_change(Some(environment), entries));
         }
+        for key in &keys {
+            tx.insert_api_key(&key.record).await?;
+            audit.push(
+                Audit {
+                    actor: &actor,
+                    action: "key.created",
+                    resource: "key",
+                    key: key.record.id.to_string(),
+                    environment: key.environment.clone(),
+                    flag: None,
+                }
+                .entry(
+                    None::<()>,
+                    Some(describe(&key.record, key.environment.as_deref())),
+                ),
+            );
+        }
+        commit(tx, changes, audit).await?;
         Ok(Some(keys))
     }
 

@@ -241,13 +241,17 @@ macro_rules! impl_store {
             }
 
             async fn api_keys(&self) -> StoreResult<Vec<ApiKeyRecord>> {
-                sqlx::query_as::<_, KeyRow>(sql!("api_keys_all"))
+                let mut keys = sqlx::query_as::<_, KeyRow>(sql!("api_keys_all"))
                     .fetch_all(&self.pool)
                     .await
                     .map_err(map_err)?
                     .into_iter()
                     .map(KeyRow::into_record)
-                    .collect()
+                    .collect::<StoreResult<Vec<_>>>()?;
+                // Newest first, by the exact time: SQLite compares times
+                // through julianday(), to the millisecond only.
+                keys.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.id.cmp(&b.id)));
+                Ok(keys)
             }
 
             async fn audit(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditEntry>> {
