@@ -170,16 +170,23 @@ pub(crate) async fn run(
             .into_future(),
     );
     let closing = Arc::clone(&edge.edge);
-    halyard_edge::serve::serve_http1(listener, app, shutdown, move || {
-        tracing::info!("shutting down: closing streams, draining requests");
-        closing.close_streams();
-    })
+    let grace = Duration::from_secs(config.shutdown_grace_seconds);
+    halyard_edge::serve::serve_http1(
+        listener,
+        app,
+        shutdown,
+        move || {
+            tracing::info!("shutting down: closing streams, draining requests");
+            closing.close_streams();
+        },
+        grace,
+    )
     .await;
     metrics.abort();
     edge.stop();
-    control_plane
-        .stop(Duration::from_secs(config.shutdown_grace_seconds))
-        .await;
+    // The relay stopped publishing when shutdown began; anything committed
+    // since stays in the outbox and goes out at the next start.
+    control_plane.stop(grace).await;
     tracing::info!("halyard stopped");
     Ok(())
 }

@@ -76,10 +76,16 @@ pub async fn run_on(
             tracing::error!(error = %err, "the metrics listener failed");
         }
     });
-    crate::serve::serve_http1(listener, api::app(Arc::clone(&edge)), shutdown, move || {
-        tracing::info!("shutting down: closing streams, draining requests");
-        edge.close_streams();
-    })
+    crate::serve::serve_http1(
+        listener,
+        api::app(Arc::clone(&edge)),
+        shutdown,
+        move || {
+            tracing::info!("shutting down: closing streams, draining requests");
+            edge.close_streams();
+        },
+        crate::serve::DRAIN_LIMIT,
+    )
     .await;
     metrics.abort();
     started.stop();

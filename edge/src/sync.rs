@@ -193,7 +193,7 @@ impl Syncer {
     }
 
     /// Runs sessions until `shutdown`, backing off (100 ms doubling to [`MAX_BACKOFF`],
-    /// with jitter) after each failure.
+    /// with jitter) after consecutive failures.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) {
         tokio::pin!(shutdown);
         let mut delay = Duration::from_millis(100);
@@ -202,6 +202,11 @@ impl Syncer {
                 result = self.session() => match result {
                     Ok(()) => return,
                     Err(err) => {
+                        // A session that got in sync starts the backoff
+                        // over: only consecutive failures back off further.
+                        if self.edge.store.stale_for().is_none() {
+                            delay = Duration::from_millis(100);
+                        }
                         self.edge.store.mark_out_of_sync();
                         tracing::warn!(error = format!("{err:#}"), retry_in = ?delay, "edge sync interrupted; serving the last snapshots");
                     }

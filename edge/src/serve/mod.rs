@@ -57,18 +57,23 @@ impl<S> App for S where
 /// head goes to hyper, which reads the rest.
 const FIRST_READ: usize = 2048;
 
-/// How long shutdown waits for in-flight responses (a client that stopped
-/// reading would otherwise hold it forever).
+/// How long an edge's shutdown waits for in-flight responses by default (a
+/// client that stopped reading would otherwise hold it forever).
 pub const DRAIN_LIMIT: Duration = Duration::from_secs(30);
 
+/// How long a new connection may take to send its first bytes.
+pub const FIRST_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Serves `app` until `shutdown`, then stops accepting, calls `closing`
-/// (streams send `retry:` and end) and waits, up to [`DRAIN_LIMIT`], for
-/// every connection to finish its in-flight response.
+/// (streams send `retry:` and end) and waits, up to `drain`, for every
+/// connection to finish its in-flight response; connections still busy
+/// then end with the process.
 pub async fn serve_http1(
     listener: TcpListener,
     app: impl App,
     shutdown: impl Future<Output = ()>,
     closing: impl FnOnce(),
+    drain: Duration,
 ) {
     let stop = CancellationToken::new();
     let connections = TaskTracker::new();
@@ -93,23 +98,24 @@ pub async fn serve_http1(
     stop.cancel();
     closing();
     connections.close();
-    if tokio::time::timeout(DRAIN_LIMIT, connections.wait())
+    if tokio::time::timeout(drain, connections.wait())
         .await
         .is_err()
     {
         tracing::warn!(
             connections = connections.len(),
-            "connections still busy after {DRAIN_LIMIT:?}: closing them"
+            "connections still busy after {drain:?}: no longer waiting for them"
         );
     }
 }
 
 async fn connection(mut socket: TcpStream, app: impl App, stop: CancellationToken) {
     let mut first = BytesMut::with_capacity(FIRST_READ);
+    // A client that connects and sends nothing is dropped.
     tokio::select! {
-        read = socket.read_buf(&mut first) => match read {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {}
+        read = tokio::time::timeout(FIRST_READ_TIMEOUT, socket.read_buf(&mut first)) => match read {
+            Ok(Ok(0) | Err(_)) | Err(_) => return,
+            Ok(Ok(_)) => {}
         },
         () = stop.cancelled() => return,
     }
