@@ -1,6 +1,7 @@
 /**
- * Halyard's TypeScript SDK (in progress: the bucketing hashes are done;
- * local evaluation, sync and the OpenFeature providers follow).
+ * Halyard's TypeScript SDK: the bucketing hashes and local flag evaluation
+ * that agrees with the server (`docs/evaluation.md`); sync and the
+ * OpenFeature providers follow.
  */
 
 export {
@@ -13,3 +14,52 @@ export {
   inLegacyRollout,
   murmur3_32,
 } from "./hashing.js";
+export type {
+  Bucketing,
+  Clause,
+  EnvironmentFlag,
+  Flag,
+  FlagConfig,
+  FlagKind,
+  JsonObject,
+  JsonValue,
+  Operator,
+  Prerequisite,
+  Rollout,
+  Rule,
+  Segment,
+  SegmentRule,
+  Serve,
+  Target,
+  Variation,
+  WeightedVariation,
+} from "./model.js";
+export { FLAG_KINDS } from "./model.js";
+export {
+  TARGETING_KEY_FIELDS,
+  parseAttributeRef,
+  parseContext,
+  resolveAttribute,
+  type AttributeRef,
+  type Context,
+  type ContextError,
+  type ContextResult,
+} from "./context.js";
+export {
+  ValidationError,
+  compileFlag,
+  compileSegment,
+  type CompiledFlag,
+  type CompiledSegment,
+} from "./compile.js";
+export { Environment, type EnvironmentData } from "./environment.js";
+export { MAX_PREREQUISITE_DEPTH, evaluate, evaluateFlag, evaluateJson } from "./evaluate.js";
+export {
+  errorResult,
+  toJson,
+  type ErrorCode,
+  type Evaluation,
+  type EvaluationJson,
+  type Reason,
+  type ReasonKind,
+} from "./result.js";
