@@ -1,7 +1,8 @@
 /**
- * Halyard's TypeScript SDK: the bucketing hashes and local flag evaluation
- * that agrees with the server (`docs/evaluation.md`); sync and the
- * OpenFeature providers follow.
+ * Halyard's TypeScript SDK: the bucketing hashes, local flag evaluation
+ * that agrees with the server (`docs/evaluation.md`) and the server-mode
+ * client that keeps a configuration in sync over SSE (`docs/protocol.md`);
+ * the OpenFeature providers follow.
  */
 
 export {
@@ -63,3 +64,29 @@ export {
   type Reason,
   type ReasonKind,
 } from "./result.js";
+export {
+  HalyardClient,
+  HalyardError,
+  type ChangeEvent,
+  type ClientErrorCode,
+  type ClientEvents,
+  type ContextInput,
+  type EvaluationDetail,
+  type FetchLike,
+  type HalyardClientOptions,
+  type StaleEvent,
+} from "./client.js";
+export {
+  SyncError,
+  SyncState,
+  applyMessage,
+  changedFlags,
+  parseMessage,
+  type ApplyOutcome,
+  type Change,
+  type ChangeMessage,
+  type FullConfiguration,
+  type SyncErrorCode,
+} from "./sync.js";
+export { SseParser, type SseEvent } from "./sse.js";
+export { Emitter, type EventMap, type Listener } from "./emitter.js";
