@@ -76,6 +76,7 @@ describe("HalyardClient against a real Halyard node", () => {
       rollout_percentage: 50,
       targeted_users: ["alice", "zoë-targeted"],
     });
+    await node.waitUntilServed("new-checkout");
     client = newClient(node);
     clients.push(client);
     await client.init();

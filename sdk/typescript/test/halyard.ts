@@ -165,6 +165,29 @@ export class HalyardNode {
     return body.id;
   }
 
+  /**
+   * Waits until the node's SDK routes serve flag `key` (a change is
+   * committed before it reaches the edge's snapshot, a few milliseconds
+   * later).
+   */
+  async waitUntilServed(key: string): Promise<void> {
+    const started = Date.now();
+    for (;;) {
+      const response = await fetch(`${this.baseUrl}/api/client/flags`, {
+        headers: { "X-SDK-Key": SDK_KEY },
+        signal: AbortSignal.timeout(WAIT_MS),
+      });
+      const body = (await response.json()) as { flags?: { key: string }[] };
+      if (body.flags?.some((flag) => flag.key === key)) {
+        return;
+      }
+      if (Date.now() - started > WAIT_MS) {
+        throw new Error(`flag ${key} not served within ${WAIT_MS} ms`);
+      }
+      await delay(10);
+    }
+  }
+
   async updateFlag(id: string, flag: Omit<LegacyFlagBody, "key"> & { key?: string }): Promise<void> {
     const response = await fetch(`${this.baseUrl}/api/admin/flags/${id}`, {
       method: "PUT",
