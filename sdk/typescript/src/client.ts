@@ -13,6 +13,9 @@ import type { FlagKind, JsonValue } from "./model.js";
 import { type ErrorCode, type Evaluation, type ReasonKind, errorResult, toJson } from "./result.js";
 import { type SseEvent, SseParser } from "./sse.js";
 import { type FullConfiguration, SyncState, applyMessage, changedFlags } from "./sync.js";
+import { HalyardError, asError, httpError, link, message } from "./http.js";
+
+export { HalyardError };
 
 /** The `fetch` the client uses (the global one by default). */
 export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
@@ -42,26 +45,6 @@ export interface HalyardClientOptions {
   readonly maxReconnectDelayMs?: number;
   /** A stream silent this long is dropped and reopened (the edge pings every 15 s); default 45 000 ms. */
   readonly streamIdleTimeoutMs?: number;
-}
-
-/** An HTTP or protocol failure talking to the edge. */
-export class HalyardError extends Error {
-  /** The HTTP status, for an HTTP error. */
-  readonly status: number | undefined;
-  /** The edge's `error` code (`unauthorized`, `forbidden`, ...), when it sent one. */
-  readonly code: string | undefined;
-
-  constructor(message: string, status?: number, code?: string) {
-    super(message);
-    this.name = "HalyardError";
-    this.status = status;
-    this.code = code;
-  }
-
-  /** Whether the edge refused the SDK key (401 or 403). */
-  get isAuthError(): boolean {
-    return this.status === 401 || this.status === 403;
-  }
 }
 
 /** An error code of a client evaluation: the engine's, or OpenFeature's `PROVIDER_NOT_READY` before any configuration is held. */
@@ -109,6 +92,8 @@ export type ClientEvents = {
   error: [Error];
   /** The stream went down; emitted once per outage. */
   stale: [StaleEvent];
+  /** The stream is back after a `stale` (what is held is current again). */
+  recovered: [];
 };
 
 /** A context: a JSON object (`docs/evaluation.md` §2), or a string taken as its `targetingKey`. */
@@ -416,7 +401,7 @@ export class HalyardClient {
         }
         const end = await this.#stream(() => {
           attempt = 0;
-          this.#stale = false;
+          this.#markFresh();
         }, () => {
           resyncs = 0;
         });
@@ -649,6 +634,16 @@ export class HalyardClient {
     }
   }
 
+  #markFresh(): void {
+    if (!this.#stale) {
+      return;
+    }
+    this.#stale = false;
+    if (this.#initialized && !this.#closed) {
+      this.#events.emit("recovered");
+    }
+  }
+
   #report(error: Error): void {
     if (!this.#closed) {
       this.#events.emit("error", error);
@@ -716,46 +711,3 @@ export class HalyardClient {
     this.#timers.delete(timer);
   }
 }
-
-/** Aborts `controller` when `signal` aborts; returns the unlinking function. */
-function link(signal: AbortSignal, controller: AbortController): () => void {
-  if (signal.aborted) {
-    controller.abort();
-    return () => {};
-  }
-  const onAbort = () => controller.abort();
-  signal.addEventListener("abort", onAbort, { once: true });
-  return () => signal.removeEventListener("abort", onAbort);
-}
-
-/** An error naming the status and the edge's `{"error", "message"}`. */
-async function httpError(response: Response, what: string): Promise<HalyardError> {
-  let code: string | undefined;
-  let text: string | undefined;
-  try {
-    const body = (await response.json()) as unknown;
-    if (typeof body === "object" && body !== null) {
-      const record = body as Record<string, unknown>;
-      code = typeof record["error"] === "string" ? record["error"] : undefined;
-      text = typeof record["message"] === "string" ? record["message"] : undefined;
-    }
-  } catch {
-    // Not the edge's JSON error body.
-  }
-  const detail = [code, text].filter((s) => s !== undefined).join(": ");
-  const refused = response.status === 401 || response.status === 403 ? " (the SDK key was refused)" : "";
-  return new HalyardError(
-    `Halyard: ${what} failed with HTTP ${response.status}${refused}${detail === "" ? "" : `: ${detail}`}`,
-    response.status,
-    code,
-  );
-}
-
-function asError(error: unknown): Error {
-  return error instanceof Error ? error : new Error(String(error));
-}
-
-function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-

@@ -1,8 +1,10 @@
 /**
  * Halyard's TypeScript SDK: the bucketing hashes, local flag evaluation
  * that agrees with the server (`docs/evaluation.md`) and the server-mode
- * client that keeps a configuration in sync over SSE (`docs/protocol.md`);
- * the OpenFeature providers follow.
+ * client that keeps a configuration in sync over SSE (`docs/protocol.md`),
+ * and the client-mode (browser) client that evaluates through OFREP. The
+ * OpenFeature providers are the `./openfeature/server` and
+ * `./openfeature/web` entry points.
  */
 
 export {
@@ -76,6 +78,7 @@ export {
   type HalyardClientOptions,
   type StaleEvent,
 } from "./client.js";
+export { HalyardBrowserClient, type HalyardBrowserClientOptions } from "./browser.js";
 export {
   SyncError,
   SyncState,

@@ -201,6 +201,42 @@ export class HalyardNode {
     }
   }
 
+  /**
+   * Creates an SDK key (`POST /api/admin/keys`) and returns its plaintext
+   * once the node's SDK routes accept it (keys reach the edge's snapshot a
+   * few milliseconds after the commit).
+   */
+  async createKey(name: string, kind: "client" | "server" = "client", environment = "production"): Promise<string> {
+    const response = await fetch(`${this.baseUrl}/api/admin/keys`, {
+      method: "POST",
+      headers: { "X-Admin-API-Key": ADMIN_KEY, "Content-Type": "application/json" },
+      body: JSON.stringify({ name, kind, environment }),
+      signal: AbortSignal.timeout(WAIT_MS),
+    });
+    const body = (await response.json()) as { plaintext?: unknown };
+    if (response.status !== 201 || typeof body.plaintext !== "string") {
+      throw new Error(`creating key ${name}: HTTP ${response.status} ${JSON.stringify(body)}`);
+    }
+    const plaintext = body.plaintext;
+    const started = Date.now();
+    for (;;) {
+      const check = await fetch(`${this.baseUrl}/ofrep/v1/evaluate/flags`, {
+        method: "POST",
+        headers: { "X-API-Key": plaintext, "Content-Type": "application/json" },
+        body: JSON.stringify({ context: {} }),
+        signal: AbortSignal.timeout(WAIT_MS),
+      });
+      await check.arrayBuffer();
+      if (check.status === 200) {
+        return plaintext;
+      }
+      if (Date.now() - started > WAIT_MS) {
+        throw new Error(`key ${name} not accepted within ${WAIT_MS} ms (last HTTP ${check.status})`);
+      }
+      await delay(10);
+    }
+  }
+
   /** The server's own answer (`POST /api/evaluate`). */
   async evaluate(flag: string, context: unknown): Promise<{ value: unknown; variation: unknown; reason: unknown }> {
     const response = await fetch(`${this.baseUrl}/api/evaluate`, {
