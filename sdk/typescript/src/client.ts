@@ -45,6 +45,14 @@ export interface HalyardClientOptions {
   readonly maxReconnectDelayMs?: number;
   /** A stream silent this long is dropped and reopened (the edge pings every 15 s); default 45 000 ms. */
   readonly streamIdleTimeoutMs?: number;
+  /**
+   * Polling fallback (a positive number of ms); default: none. While the stream is down (between the
+   * `stale` and `recovered` events), refetch the full configuration every
+   * this many ms with `If-None-Match` (a 304 changes nothing); a changed
+   * configuration is applied as a resync is, firing `change`. Polling stops
+   * when the stream is back, and on {@link HalyardClient.close}.
+   */
+  readonly pollIntervalMs?: number;
 }
 
 /** An error code of a client evaluation: the engine's, or OpenFeature's `PROVIDER_NOT_READY` before any configuration is held. */
@@ -116,6 +124,7 @@ export class HalyardClient {
   readonly #reconnectMs: number;
   readonly #maxReconnectMs: number;
   readonly #idleMs: number;
+  readonly #pollMs: number | undefined;
   readonly #events: Emitter<ClientEvents>;
   readonly #abort = new AbortController();
   readonly #timers = new Set<ReturnType<typeof setTimeout>>();
@@ -127,6 +136,7 @@ export class HalyardClient {
   #settleInit: { resolve: () => void; reject: (error: Error) => void } | undefined;
   #initialized = false;
   #stale = false;
+  #polling = false;
   #closed = false;
 
   constructor(options: HalyardClientOptions) {
@@ -148,6 +158,7 @@ export class HalyardClient {
     this.#reconnectMs = options.reconnectDelayMs ?? DEFAULT_RECONNECT_MS;
     this.#maxReconnectMs = Math.max(options.maxReconnectDelayMs ?? DEFAULT_MAX_RECONNECT_MS, this.#reconnectMs);
     this.#idleMs = options.streamIdleTimeoutMs ?? DEFAULT_IDLE_MS;
+    this.#pollMs = (options.pollIntervalMs ?? 0) > 0 ? options.pollIntervalMs : undefined;
     this.#events = new Emitter<ClientEvents>(() => {});
     const onError = options.onError;
     if (onError !== undefined) {
@@ -631,6 +642,34 @@ export class HalyardClient {
     this.#stale = true;
     if (this.#initialized) {
       this.#events.emit("stale", { error });
+    }
+    void this.#poll();
+  }
+
+  /** The polling fallback: while stale, refetch the configuration every `pollIntervalMs`. */
+  async #poll(): Promise<void> {
+    if (this.#pollMs === undefined || this.#polling) {
+      return;
+    }
+    this.#polling = true;
+    try {
+      while (this.#stale && !this.#closed) {
+        await this.#sleep(this.#pollMs);
+        if (!this.#stale || this.#closed || !this.#initialized) {
+          // Back to the stream, closed, or not started (the run loop is fetching).
+          continue;
+        }
+        try {
+          await this.#fetchFull();
+        } catch (error) {
+          // Once the stream is back, a late poll's failure does not matter.
+          if (this.#stale) {
+            this.#report(asError(error));
+          }
+        }
+      }
+    } finally {
+      this.#polling = false;
     }
   }
 

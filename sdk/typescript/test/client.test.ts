@@ -246,4 +246,85 @@ describe("HalyardClient against a real Halyard node", () => {
     assert.equal(offline.isEnabled("new-checkout", "anyone"), false);
     offline.close();
   });
+
+  it("polls with If-None-Match while the stream is unavailable", async () => {
+    // The real fetch, except that the stream always answers 503.
+    const polls: { ifNoneMatch: string | undefined; status: number }[] = [];
+    const noStream = async (input: string, init?: RequestInit): Promise<Response> => {
+      if (input.includes("/api/client/stream")) {
+        return new Response(null, { status: 503 });
+      }
+      const response = await fetch(input, init);
+      if (input.includes("/api/client/flags")) {
+        polls.push({ ifNoneMatch: (init?.headers as Record<string, string> | undefined)?.["If-None-Match"], status: response.status });
+      }
+      return response;
+    };
+    const polling = new HalyardClient({
+      baseUrl: node.baseUrl,
+      sdkKey: SDK_KEY,
+      fetch: noStream,
+      initTimeoutMs: WAIT_MS,
+      reconnectDelayMs: 100,
+      maxReconnectDelayMs: 1_000,
+      pollIntervalMs: 100,
+    });
+    clients.push(polling);
+    polling.on("error", () => {}); // the refused stream, at every reconnection
+    await polling.init();
+    await eventually("the client to go stale", () => polling.stale);
+    await eventually("a poll answered 304", () =>
+      polls.some((p) => p.status === 304 && p.ifNoneMatch !== undefined),
+    );
+
+    const created = nextChange(polling, "polled-flag");
+    await node.createFlag({
+      key: "polled-flag",
+      description: "Reaches the client by polling",
+      enabled: true,
+      rollout_percentage: 100,
+      targeted_users: [],
+    });
+    const event = await created;
+    assert.equal(event.revision, polling.revision);
+    assert.equal(polling.stale, true);
+    assert.equal(polling.isEnabled("polled-flag", "anyone"), true);
+
+    polling.close();
+    const after = polls.length;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(polls.length, after, "no polling after close()");
+  });
+
+  it("reports a revoked key as a 401 and keeps serving what it holds", async () => {
+    const { plaintext, id } = await node.createKeyWithId("revoked-server", "server");
+    const revoked = new HalyardClient({
+      baseUrl: node.baseUrl,
+      sdkKey: plaintext,
+      initTimeoutMs: WAIT_MS,
+      reconnectDelayMs: 100,
+      maxReconnectDelayMs: 1_000,
+    });
+    clients.push(revoked);
+    const errors: Error[] = [];
+    revoked.on("error", (error) => errors.push(error));
+    await revoked.init();
+    const before = revoked.allFlags("carol");
+    assert.ok(Object.keys(before).length > 0);
+    assert.equal(revoked.isEnabled("new-checkout", "carol"), true);
+
+    await node.revokeKey(id);
+    await eventually("a 401 error event", () =>
+      errors.some((error) => error instanceof HalyardError && error.status === 401),
+    );
+    const refused = errors.find((error) => error instanceof HalyardError && error.status === 401) as HalyardError;
+    assert.ok(refused.isAuthError);
+    assert.match(refused.message, /401/);
+    assert.match(refused.message, /SDK key/);
+    // Evaluation still runs on the configuration held.
+    assert.equal(revoked.initialized, true);
+    assert.deepEqual(revoked.allFlags("carol"), before);
+    assert.equal(revoked.isEnabled("new-checkout", "carol"), true);
+    revoked.close();
+  });
 });

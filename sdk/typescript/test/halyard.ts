@@ -207,14 +207,25 @@ export class HalyardNode {
    * few milliseconds after the commit).
    */
   async createKey(name: string, kind: "client" | "server" = "client", environment = "production"): Promise<string> {
+    return (await this.createKeyWithId(name, kind, environment)).plaintext;
+  }
+
+  /** {@link createKey}, also returning the key's id (for {@link revokeKey}). */
+  async createKeyWithId(
+    name: string,
+    kind: "client" | "server" = "client",
+    environment = "production",
+  ): Promise<{ plaintext: string; id: string }> {
     const response = await fetch(`${this.baseUrl}/api/admin/keys`, {
       method: "POST",
       headers: { "X-Admin-API-Key": ADMIN_KEY, "Content-Type": "application/json" },
       body: JSON.stringify({ name, kind, environment }),
       signal: AbortSignal.timeout(WAIT_MS),
     });
-    const body = (await response.json()) as { plaintext?: unknown };
-    if (response.status !== 201 || typeof body.plaintext !== "string") {
+    const body = (await response.json()) as { plaintext?: unknown; id?: unknown; key?: { id?: unknown } };
+    // The key's fields are top-level (`id`, ...); `key.id` is accepted too.
+    const id = body.id ?? body.key?.id;
+    if (response.status !== 201 || typeof body.plaintext !== "string" || typeof id !== "string") {
       throw new Error(`creating key ${name}: HTTP ${response.status} ${JSON.stringify(body)}`);
     }
     const plaintext = body.plaintext;
@@ -228,12 +239,25 @@ export class HalyardNode {
       });
       await check.arrayBuffer();
       if (check.status === 200) {
-        return plaintext;
+        return { plaintext, id };
       }
       if (Date.now() - started > WAIT_MS) {
         throw new Error(`key ${name} not accepted within ${WAIT_MS} ms (last HTTP ${check.status})`);
       }
       await delay(10);
+    }
+  }
+
+  /** Revokes an SDK key (`DELETE /api/admin/keys/{id}`, 204). */
+  async revokeKey(id: string): Promise<void> {
+    const response = await fetch(`${this.baseUrl}/api/admin/keys/${id}`, {
+      method: "DELETE",
+      headers: { "X-Admin-API-Key": ADMIN_KEY },
+      signal: AbortSignal.timeout(WAIT_MS),
+    });
+    const text = await response.text();
+    if (response.status !== 204) {
+      throw new Error(`revoking key ${id}: HTTP ${response.status} ${text}`);
     }
   }
 
