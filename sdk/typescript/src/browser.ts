@@ -12,7 +12,7 @@
 
 import type { ChangeEvent, ClientErrorCode, ClientEvents, ContextInput, EvaluationDetail, FetchLike } from "./client.js";
 import { Emitter } from "./emitter.js";
-import { HalyardError, asError, httpError, link, message } from "./http.js";
+import { HalyardError, MIN_RETRY_MS, asError, httpError, link, message } from "./http.js";
 import type { JsonValue } from "./model.js";
 import type { ReasonKind } from "./result.js";
 import { SseParser } from "./sse.js";
@@ -85,6 +85,8 @@ export class HalyardBrowserClient {
   #heldFor: string | undefined;
   #etag: string | undefined;
   #revision: number | undefined;
+  /** The last refetch notice handled (its `etag`). */
+  #lastNotice: string | undefined;
   /** The stream's last event id whose refetch succeeded. */
   #lastEventId: string | undefined;
   #retryMs: number | undefined;
@@ -506,6 +508,17 @@ export class HalyardBrowserClient {
       if (this.#lastEventId !== undefined) {
         headers["Last-Event-ID"] = this.#lastEventId;
       }
+      const resetIdle = () => {
+        if (idle !== undefined) {
+          this.#clearTimer(idle);
+        }
+        idle = this.#setTimer(() => {
+          idleFired = true;
+          controller.abort();
+        }, this.#idleMs);
+      };
+      // Armed before the request: a peer that never answers is given up on too.
+      resetIdle();
       const response = await this.#fetch(`${this.#baseUrl}/api/client/events`, {
         headers,
         signal: controller.signal,
@@ -518,15 +531,6 @@ export class HalyardBrowserClient {
         throw new HalyardError("the event stream response has no body");
       }
       onOpen();
-      const resetIdle = () => {
-        if (idle !== undefined) {
-          this.#clearTimer(idle);
-        }
-        idle = this.#setTimer(() => {
-          idleFired = true;
-          controller.abort();
-        }, this.#idleMs);
-      };
       resetIdle();
       const parser = new SseParser(
         (event) => {
@@ -534,9 +538,13 @@ export class HalyardBrowserClient {
             return;
           }
           const id = event.id;
-          const revision = id !== undefined && /^[0-9]+$/.test(id) ? Number(id) : undefined;
-          if (revision !== undefined && this.#revision !== undefined && revision <= this.#revision) {
-            // What is held is already this revision's (the notice sent on connect).
+          // `<epoch>-<revision>`: compared whole, since revisions of
+          // different epochs (a restore, a re-created environment) are
+          // unrelated. A notice equal to the last one handled (the one sent
+          // on reconnect) needs no refetch; any other does, and costs a 304
+          // when nothing changed for this context.
+          const notice = noticeEtag(event.data);
+          if (notice !== undefined && notice === this.#lastNotice) {
             this.#lastEventId = id;
             return;
           }
@@ -545,6 +553,7 @@ export class HalyardBrowserClient {
               if (id !== undefined) {
                 this.#lastEventId = id;
               }
+              this.#lastNotice = notice;
             },
             (error: unknown) => {
               // Reconnect from the last notice handled, so this one is replayed.
@@ -554,7 +563,8 @@ export class HalyardBrowserClient {
           );
         },
         (ms) => {
-          this.#retryMs = ms;
+          // The edge's `retry:` (1 s on shutdown), never below the floor.
+          this.#retryMs = Math.max(ms, MIN_RETRY_MS);
         },
       );
       const reader = response.body.getReader();
@@ -719,6 +729,16 @@ function changedKeys(before: Held | undefined, after: Held): string[] {
     }
   }
   return [...keys];
+}
+
+/** The `etag` of a refetch notice (`<epoch>-<revision>`). */
+function noticeEtag(data: string): string | undefined {
+  try {
+    const json = JSON.parse(data) as unknown;
+    return isRecord(json) && typeof json["etag"] === "string" ? json["etag"] : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function isRefetch(data: string): boolean {

@@ -13,7 +13,7 @@ import type { FlagKind, JsonValue } from "./model.js";
 import { type ErrorCode, type Evaluation, type ReasonKind, errorResult, toJson } from "./result.js";
 import { type SseEvent, SseParser } from "./sse.js";
 import { type FullConfiguration, SyncState, applyMessage, changedFlags } from "./sync.js";
-import { HalyardError, asError, httpError, link, message } from "./http.js";
+import { HalyardError, MIN_RETRY_MS, asError, httpError, link, message } from "./http.js";
 
 export { HalyardError };
 
@@ -491,6 +491,17 @@ export class HalyardClient {
       if (this.#state !== undefined) {
         headers["Last-Event-ID"] = String(this.#state.revision);
       }
+      const resetIdle = () => {
+        if (idle !== undefined) {
+          this.#clearTimer(idle);
+        }
+        idle = this.#setTimer(() => {
+          idleFired = true;
+          controller.abort();
+        }, this.#idleMs);
+      };
+      // Armed before the request: a peer that never answers is given up on too.
+      resetIdle();
       const response = await this.#fetch(`${this.#baseUrl}/api/client/stream?dialect=v2`, {
         headers,
         signal: controller.signal,
@@ -503,15 +514,6 @@ export class HalyardClient {
         throw new HalyardError("the stream response has no body");
       }
       onOpen();
-      const resetIdle = () => {
-        if (idle !== undefined) {
-          this.#clearTimer(idle);
-        }
-        idle = this.#setTimer(() => {
-          idleFired = true;
-          controller.abort();
-        }, this.#idleMs);
-      };
       resetIdle();
       const parser = new SseParser(
         (event) => {
@@ -526,7 +528,8 @@ export class HalyardClient {
           }
         },
         (ms) => {
-          this.#retryMs = ms;
+          // The edge's `retry:` (1 s on shutdown), never below the floor.
+          this.#retryMs = Math.max(ms, MIN_RETRY_MS);
         },
       );
       const reader = response.body.getReader();

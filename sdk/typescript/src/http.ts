@@ -2,6 +2,9 @@
  * HTTP helpers shared by the server-mode and browser clients. Browser-safe.
  */
 
+/** The shortest reconnection delay a stream's `retry:` may set. */
+export const MIN_RETRY_MS = 100;
+
 /** An HTTP or protocol failure talking to the edge. */
 export class HalyardError extends Error {
   /** The HTTP status, for an HTTP error. */

@@ -33,6 +33,7 @@ export class HalyardProvider implements Provider {
   /** The client it evaluates with. */
   readonly client: HalyardClient;
   readonly #unsubscribe: (() => void)[] = [];
+  #initializeFailed = false;
 
   /** Wraps a client (not yet started, or started), or creates one from options. */
   constructor(clientOrOptions: HalyardClient | HalyardClientOptions) {
@@ -54,12 +55,25 @@ export class HalyardProvider implements Provider {
       this.client.on("recovered", () => {
         this.events.emit(ProviderEvents.Ready);
       }),
+      // A client that gets its configuration after initialize() gave up
+      // (the SDK then reports an error state) makes the provider ready.
+      this.client.on("ready", () => {
+        if (this.#initializeFailed) {
+          this.#initializeFailed = false;
+          this.events.emit(ProviderEvents.Ready);
+        }
+      }),
     );
   }
 
   /** Starts the client; resolves when it holds a configuration, rejects on a refused key or timeout. */
   async initialize(_context?: EvaluationContext): Promise<void> {
-    await this.client.init();
+    try {
+      await this.client.init();
+    } catch (error) {
+      this.#initializeFailed = true;
+      throw error;
+    }
   }
 
   /** Closes the client. */

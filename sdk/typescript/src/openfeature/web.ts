@@ -35,6 +35,7 @@ export class HalyardWebProvider implements Provider {
   /** The client it evaluates with. */
   readonly client: HalyardBrowserClient;
   readonly #unsubscribe: (() => void)[] = [];
+  #initializeFailed = false;
   /** Changes while a context change is applied are the SDK's to report (it emits its own events). */
   #reconciling = 0;
 
@@ -60,6 +61,14 @@ export class HalyardWebProvider implements Provider {
       this.client.on("recovered", () => {
         this.events.emit(ProviderEvents.Ready);
       }),
+      // A client that gets its configuration after initialize() gave up
+      // (the SDK then reports an error state) makes the provider ready.
+      this.client.on("ready", () => {
+        if (this.#initializeFailed) {
+          this.#initializeFailed = false;
+          this.events.emit(ProviderEvents.Ready);
+        }
+      }),
     );
   }
 
@@ -69,7 +78,12 @@ export class HalyardWebProvider implements Provider {
       // Before init() this only records the context.
       await this.client.setContext(toHalyardContext(context));
     }
-    await this.client.init();
+    try {
+      await this.client.init();
+    } catch (error) {
+      this.#initializeFailed = true;
+      throw error;
+    }
   }
 
   /** Re-evaluates every flag for the new context. */
