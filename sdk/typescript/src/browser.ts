@@ -173,7 +173,14 @@ export class HalyardBrowserClient {
    */
   setContext(context: ContextInput): Promise<void> {
     const next = toContext(context);
-    if (canonical(next) === canonical(this.#context)) {
+    let same: boolean;
+    try {
+      same = canonical(next) === canonical(this.#context);
+    } catch (error) {
+      // Not JSON (a cycle, a BigInt): it could not be sent to the edge.
+      return Promise.reject(new HalyardError(`the context is not JSON: ${message(error)}`));
+    }
+    if (same) {
       return this.#initPromise === undefined ? Promise.resolve() : this.#initPromise.then(() => {});
     }
     this.#context = next;

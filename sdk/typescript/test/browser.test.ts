@@ -243,3 +243,17 @@ describe("HalyardBrowserClient (client mode, OFREP) against a real Halyard node"
     });
   });
 });
+
+describe("HalyardBrowserClient.setContext", () => {
+  it("rejects a context that is not JSON instead of throwing", async () => {
+    const client = new HalyardBrowserClient({
+      baseUrl: "http://127.0.0.1:9",
+      clientKey: "unused",
+      context: { targetingKey: "bob" },
+    });
+    const cyclic: Record<string, unknown> = { targetingKey: "carol" };
+    cyclic["self"] = cyclic;
+    await assert.rejects(client.setContext(cyclic as never), /not JSON/);
+    client.close();
+  });
+});
