@@ -10,12 +10,12 @@
  * timers.
  */
 
-import type { ChangeEvent, ClientErrorCode, ClientEvents, ContextInput, EvaluationDetail, FetchLike } from "./client.js";
+import type { ChangeEvent, ClientErrorCode, ClientEvents, ContextInput, EvaluationDetail } from "./client.js";
 import { Emitter } from "./emitter.js";
-import { HalyardError, MIN_RETRY_MS, asError, httpError, link, message } from "./http.js";
+import { type FetchLike, HalyardError, asError, httpError, link, message } from "./http.js";
 import type { JsonValue } from "./model.js";
 import type { ReasonKind } from "./result.js";
-import { SseParser } from "./sse.js";
+import { readEventStream } from "./sse.js";
 
 /** Options of {@link HalyardBrowserClient}. */
 export interface HalyardBrowserClientOptions {
@@ -505,104 +505,48 @@ export class HalyardBrowserClient {
 
   /** One connection to `GET /api/client/events`: each `refetchEvaluation` refetches. */
   async #stream(onOpen: () => void): Promise<void> {
-    const controller = new AbortController();
-    const unlink = link(this.#abort.signal, controller);
-    let idle: ReturnType<typeof setTimeout> | undefined;
-    let idleFired = false;
-    let failed: Error | undefined;
-    try {
-      const headers: Record<string, string> = { ...this.#authHeaders(), Accept: "text/event-stream" };
-      if (this.#lastEventId !== undefined) {
-        headers["Last-Event-ID"] = this.#lastEventId;
-      }
-      const resetIdle = () => {
-        if (idle !== undefined) {
-          this.#clearTimer(idle);
-        }
-        idle = this.#setTimer(() => {
-          idleFired = true;
-          controller.abort();
-        }, this.#idleMs);
-      };
-      // Armed before the request: a peer that never answers is given up on too.
-      resetIdle();
-      const response = await this.#fetch(`${this.#baseUrl}/api/client/events`, {
-        headers,
-        signal: controller.signal,
-        cache: "no-store",
-      });
-      if (!response.ok) {
-        throw await httpError(response, "opening the event stream");
-      }
-      if (response.body === null) {
-        throw new HalyardError("the event stream response has no body");
-      }
-      onOpen();
-      resetIdle();
-      const parser = new SseParser(
-        (event) => {
-          if (this.#closed || failed !== undefined || !isRefetch(event.data)) {
-            return;
-          }
-          const id = event.id;
-          // `<epoch>-<revision>`: compared whole, since revisions of
-          // different epochs (a restore, a re-created environment) are
-          // unrelated. A notice equal to the last one handled (the one sent
-          // on reconnect) needs no refetch; any other does, and costs a 304
-          // when nothing changed for this context.
-          const notice = noticeEtag(event.data);
-          if (notice !== undefined && notice === this.#lastNotice) {
-            this.#lastEventId = id;
-            return;
-          }
-          this.#refetch().then(
-            () => {
-              if (id !== undefined) {
-                this.#lastEventId = id;
-              }
-              this.#lastNotice = notice;
-            },
-            (error: unknown) => {
-              // Reconnect from the last notice handled, so this one is replayed.
-              failed = asError(error);
-              controller.abort();
-            },
-          );
-        },
-        (ms) => {
-          // The edge's `retry:` (1 s on shutdown), never below the floor.
-          this.#retryMs = Math.max(ms, MIN_RETRY_MS);
-        },
-      );
-      const reader = response.body.getReader();
-      const decoder = new TextDecoder();
-      try {
-        for (;;) {
-          const { done, value } = await reader.read();
-          if (done) {
-            break;
-          }
-          resetIdle();
-          parser.push(decoder.decode(value, { stream: true }));
-        }
-      } catch (error) {
-        if (failed !== undefined) {
-          throw failed;
-        }
-        if (idleFired) {
-          throw new HalyardError(`the event stream sent nothing for ${this.#idleMs} ms`);
-        }
-        throw error;
-      } finally {
-        reader.cancel().catch(() => {});
-      }
-    } finally {
-      if (idle !== undefined) {
-        this.#clearTimer(idle);
-      }
-      controller.abort();
-      unlink();
+    const headers = this.#authHeaders();
+    if (this.#lastEventId !== undefined) {
+      headers["Last-Event-ID"] = this.#lastEventId;
     }
+    await readEventStream({
+      fetch: this.#fetch,
+      url: `${this.#baseUrl}/api/client/events`,
+      headers,
+      signal: this.#abort.signal,
+      idleMs: this.#idleMs,
+      what: "the event stream",
+      onOpen,
+      onEvent: (event, stop) => {
+        if (this.#closed || !isRefetch(event.data)) {
+          return;
+        }
+        const id = event.id;
+        // `<epoch>-<revision>`: compared whole, since revisions of
+        // different epochs (a restore, a re-created environment) are
+        // unrelated. A notice equal to the last one handled (the one sent
+        // on reconnect) needs no refetch; any other does, and costs a 304
+        // when nothing changed for this context.
+        const notice = noticeEtag(event.data);
+        if (notice !== undefined && notice === this.#lastNotice) {
+          this.#lastEventId = id;
+          return;
+        }
+        this.#refetch().then(
+          () => {
+            if (id !== undefined) {
+              this.#lastEventId = id;
+            }
+            this.#lastNotice = notice;
+          },
+          // Reconnect from the last notice handled, so this one is replayed.
+          (error: unknown) => stop(asError(error)),
+        );
+      },
+      onRetry: (ms) => {
+        this.#retryMs = ms;
+      },
+    });
   }
 
   #markStale(error: Error | undefined): void {

@@ -11,14 +11,13 @@ import { Emitter } from "./emitter.js";
 import { evaluate } from "./evaluate.js";
 import type { FlagKind, JsonValue } from "./model.js";
 import { type ErrorCode, type Evaluation, type ReasonKind, errorResult, toJson } from "./result.js";
-import { type SseEvent, SseParser } from "./sse.js";
+import { type SseEvent, readEventStream } from "./sse.js";
 import { type FullConfiguration, SyncState, applyMessage, changedFlags } from "./sync.js";
-import { HalyardError, MIN_RETRY_MS, asError, httpError, link, message } from "./http.js";
+import { type FetchLike, HalyardError, asError, httpError, link, message } from "./http.js";
 
 export { HalyardError };
 
-/** The `fetch` the client uses (the global one by default). */
-export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
+export type { FetchLike } from "./http.js";
 
 /** Options of {@link HalyardClient}. */
 export interface HalyardClientOptions {
@@ -481,87 +480,36 @@ export class HalyardClient {
 
   /** One stream connection, until it ends (`ended`) or a message needs a resync. */
   async #stream(onOpen: () => void, onApplied: () => void): Promise<StreamEnd> {
-    const controller = new AbortController();
-    const unlink = link(this.#abort.signal, controller);
-    let idle: ReturnType<typeof setTimeout> | undefined;
-    let idleFired = false;
     let end: StreamEnd = "ended";
-    try {
-      const headers: Record<string, string> = { ...this.#authHeaders(), Accept: "text/event-stream" };
-      if (this.#state !== undefined) {
-        headers["Last-Event-ID"] = String(this.#state.revision);
-      }
-      const resetIdle = () => {
-        if (idle !== undefined) {
-          this.#clearTimer(idle);
-        }
-        idle = this.#setTimer(() => {
-          idleFired = true;
-          controller.abort();
-        }, this.#idleMs);
-      };
-      // Armed before the request: a peer that never answers is given up on too.
-      resetIdle();
-      const response = await this.#fetch(`${this.#baseUrl}/api/client/stream?dialect=v2`, {
-        headers,
-        signal: controller.signal,
-        cache: "no-store",
-      });
-      if (!response.ok) {
-        throw await httpError(response, "opening the stream");
-      }
-      if (response.body === null) {
-        throw new HalyardError("the stream response has no body");
-      }
-      onOpen();
-      resetIdle();
-      const parser = new SseParser(
-        (event) => {
-          if (end === "resync" || this.#closed) {
-            return;
-          }
-          const outcome = this.#handle(event);
-          if (outcome === "resync") {
-            end = "resync";
-          } else if (outcome === "applied") {
-            onApplied();
-          }
-        },
-        (ms) => {
-          // The edge's `retry:` (1 s on shutdown), never below the floor.
-          this.#retryMs = Math.max(ms, MIN_RETRY_MS);
-        },
-      );
-      const reader = response.body.getReader();
-      const decoder = new TextDecoder();
-      try {
-        for (;;) {
-          const { done, value } = await reader.read();
-          if (done) {
-            break;
-          }
-          resetIdle();
-          parser.push(decoder.decode(value, { stream: true }));
-          if ((end as StreamEnd) === "resync") {
-            break;
-          }
-        }
-      } catch (error) {
-        if (idleFired) {
-          throw new HalyardError(`the stream sent nothing for ${this.#idleMs} ms`);
-        }
-        throw error;
-      } finally {
-        reader.cancel().catch(() => {});
-      }
-      return end;
-    } finally {
-      if (idle !== undefined) {
-        this.#clearTimer(idle);
-      }
-      controller.abort();
-      unlink();
+    const headers = this.#authHeaders();
+    if (this.#state !== undefined) {
+      headers["Last-Event-ID"] = String(this.#state.revision);
     }
+    await readEventStream({
+      fetch: this.#fetch,
+      url: `${this.#baseUrl}/api/client/stream?dialect=v2`,
+      headers,
+      signal: this.#abort.signal,
+      idleMs: this.#idleMs,
+      what: "the stream",
+      onOpen,
+      onEvent: (event, stop) => {
+        if (this.#closed) {
+          return;
+        }
+        const outcome = this.#handle(event);
+        if (outcome === "resync") {
+          end = "resync";
+          stop();
+        } else if (outcome === "applied") {
+          onApplied();
+        }
+      },
+      onRetry: (ms) => {
+        this.#retryMs = ms;
+      },
+    });
+    return end;
   }
 
   /** One v2 event: `put` replaces, `patch`/`delete` apply by §4, `ping` does nothing. */

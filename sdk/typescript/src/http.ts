@@ -2,6 +2,9 @@
  * HTTP helpers shared by the server-mode and browser clients. Browser-safe.
  */
 
+/** The `fetch` the clients use (the global one by default). */
+export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
+
 /** The shortest reconnection delay a stream's `retry:` may set. */
 export const MIN_RETRY_MS = 100;
 

@@ -4,6 +4,8 @@
  * header, so the SDK reads the response body itself. Browser-safe.
  */
 
+import { type FetchLike, HalyardError, MIN_RETRY_MS, httpError, link } from "./http.js";
+
 /** One dispatched event. */
 export interface SseEvent {
   /** The `event:` field; `"message"` when absent. */
@@ -109,5 +111,109 @@ export class SseParser {
       return;
     }
     this.#onEvent({ event, data: data.join("\n"), id });
+  }
+}
+
+/** One connection to an event stream, for {@link readEventStream}. */
+export interface EventStreamOptions {
+  /** The `fetch` to use. */
+  readonly fetch: FetchLike;
+  /** The stream's URL. */
+  readonly url: string;
+  /** Request headers (the key, `Last-Event-ID`); `Accept` is added. */
+  readonly headers: Record<string, string>;
+  /** Ends the connection when it aborts (the client's `close()`). */
+  readonly signal: AbortSignal;
+  /** A connection silent this long (also before it answers) is dropped. */
+  readonly idleMs: number;
+  /** What error messages call the stream, e.g. `"the stream"`. */
+  readonly what: string;
+  /** Called once the edge accepted the stream (HTTP 200). */
+  readonly onOpen: () => void;
+  /**
+   * Called for each event. `stop()` ends the connection quietly; `stop(error)`
+   * ends it with that error (also later, from an asynchronous callback).
+   */
+  readonly onEvent: (event: SseEvent, stop: (error?: Error) => void) => void;
+  /** Called with each `retry:` the edge sends, never below {@link MIN_RETRY_MS}. */
+  readonly onRetry: (ms: number) => void;
+}
+
+/**
+ * Reads one event stream with `fetch` until the edge ends it, `stop()` is
+ * called or `signal` aborts; rejects on an HTTP error, on silence longer
+ * than `idleMs` (armed before the request, so a peer that never answers is
+ * given up on too), and with the error given to `stop`.
+ */
+export async function readEventStream(options: EventStreamOptions): Promise<void> {
+  const controller = new AbortController();
+  const unlink = link(options.signal, controller);
+  let idle: ReturnType<typeof setTimeout> | undefined;
+  let idleFired = false;
+  let stopped = false;
+  let failure: Error | undefined;
+  const resetIdle = () => {
+    clearTimeout(idle);
+    idle = setTimeout(() => {
+      idleFired = true;
+      controller.abort();
+    }, options.idleMs);
+  };
+  const stop = (error?: Error) => {
+    stopped = true;
+    failure ??= error;
+    controller.abort();
+  };
+  try {
+    resetIdle();
+    const response = await options.fetch(options.url, {
+      headers: { ...options.headers, Accept: "text/event-stream" },
+      signal: controller.signal,
+      cache: "no-store",
+    });
+    if (!response.ok) {
+      throw await httpError(response, `opening ${options.what}`);
+    }
+    if (response.body === null) {
+      throw new HalyardError(`${options.what} has no body`);
+    }
+    options.onOpen();
+    resetIdle();
+    const parser = new SseParser(
+      (event) => {
+        if (!stopped) {
+          options.onEvent(event, stop);
+        }
+      },
+      (ms) => options.onRetry(Math.max(ms, MIN_RETRY_MS)),
+    );
+    const reader = response.body.getReader();
+    const decoder = new TextDecoder();
+    try {
+      while (!stopped) {
+        const { done, value } = await reader.read();
+        if (done) {
+          break;
+        }
+        resetIdle();
+        parser.push(decoder.decode(value, { stream: true }));
+      }
+    } catch (error) {
+      if (failure === undefined && !stopped) {
+        if (idleFired) {
+          throw new HalyardError(`${options.what} sent nothing for ${options.idleMs} ms`);
+        }
+        throw error;
+      }
+    } finally {
+      reader.cancel().catch(() => {});
+    }
+    if (failure !== undefined) {
+      throw failure;
+    }
+  } finally {
+    clearTimeout(idle);
+    controller.abort();
+    unlink();
   }
 }
