@@ -137,16 +137,36 @@ async fn write_chunk(socket: &mut TcpStream, event: &Bytes) -> io::Result<()> {
     if event.is_empty() {
         return Ok(());
     }
-    let size = format!("{:x}\r\n", event.len());
+    let mut size = [0u8; 18];
+    let size = chunk_size_line(event.len(), &mut size);
     write_all(
         socket,
         &mut [
-            IoSlice::new(size.as_bytes()),
+            IoSlice::new(size),
             IoSlice::new(event),
             IoSlice::new(b"\r\n"),
         ],
     )
     .await
+}
+
+/// `{len:x}\r\n` in `buffer`, without allocating (this runs per event per
+/// subscriber).
+fn chunk_size_line(len: usize, buffer: &mut [u8; 18]) -> &[u8] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut start = 16;
+    let mut rest = len;
+    loop {
+        start -= 1;
+        buffer[start] = HEX[rest % 16];
+        rest /= 16;
+        if rest == 0 {
+            break;
+        }
+    }
+    buffer[16] = b'\r';
+    buffer[17] = b'\n';
+    &buffer[start..]
 }
 
 async fn write_all(socket: &mut TcpStream, mut parts: &mut [IoSlice<'_>]) -> io::Result<()> {
@@ -163,6 +183,17 @@ async fn write_all(socket: &mut TcpStream, mut parts: &mut [IoSlice<'_>]) -> io:
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chunk_size_lines_are_lower_hex() {
+        for len in [1, 9, 10, 255, 248_314, usize::MAX] {
+            let mut buffer = [0u8; 18];
+            assert_eq!(
+                chunk_size_line(len, &mut buffer),
+                format!("{len:x}\r\n").as_bytes()
+            );
+        }
+    }
 
     #[test]
     fn takes_plain_stream_gets_and_leaves_everything_else_to_hyper() {
