@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 
-import { type ChangeEvent, HalyardBrowserClient, HalyardError, bucketV1 } from "../src/index.js";
-import { HalyardNode, WAIT_MS, freshDataDir, removeDir } from "./halyard.js";
+import { HalyardBrowserClient, HalyardError, bucketV1 } from "../src/index.js";
+import { HalyardNode, WAIT_MS, freshDataDir, removeDir, nextChange } from "./halyard.js";
 
 const USERS = ["bob", "carol", "dave", "erin", "user-1", "user-42", "émile", "zoë", "李雷", "😀-smile"];
 
@@ -26,21 +26,6 @@ const spyFetch = async (input: string, init?: RequestInit): Promise<Response> =>
   return response;
 };
 
-function nextChange(client: HalyardBrowserClient, key: string): Promise<ChangeEvent> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      off();
-      reject(new Error(`no change event for ${key} within ${WAIT_MS} ms`));
-    }, WAIT_MS);
-    const off = client.on("change", (event) => {
-      if (event.keys.includes(key)) {
-        clearTimeout(timer);
-        off();
-        resolve(event);
-      }
-    });
-  });
-}
 
 describe("HalyardBrowserClient (client mode, OFREP) against a real Halyard node", () => {
   const dataDir = freshDataDir();

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 
-import { type ChangeEvent, HalyardClient, HalyardError, bucketV1 } from "../src/index.js";
-import { HalyardNode, SDK_KEY, WAIT_MS, eventually, freshDataDir, removeDir } from "./halyard.js";
+import { HalyardClient, HalyardError, bucketV1 } from "../src/index.js";
+import { HalyardNode, SDK_KEY, WAIT_MS, eventually, freshDataDir, removeDir, nextChange } from "./halyard.js";
 
 /** ASCII and non-ASCII ids (the old SDK hashed UTF-16 and got the latter wrong). */
 const USERS = [
@@ -29,22 +29,6 @@ const newClient = (node: HalyardNode, sdkKey = SDK_KEY) =>
     maxReconnectDelayMs: 1_000,
   });
 
-/** The next `change` event naming `key`, bounded. */
-function nextChange(client: HalyardClient, key: string): Promise<ChangeEvent> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      off();
-      reject(new Error(`no change event for ${key} within ${WAIT_MS} ms`));
-    }, WAIT_MS);
-    const off = client.on("change", (event) => {
-      if (event.keys.includes(key)) {
-        clearTimeout(timer);
-        off();
-        resolve(event);
-      }
-    });
-  });
-}
 
 function nextEvent(client: HalyardClient, event: "stale" | "error"): Promise<void> {
   return new Promise((resolve, reject) => {

@@ -7,6 +7,8 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 
+import type { ChangeEvent } from "../src/index.js";
+
 /** The repository root, found from this file (dist/test/ or test/). */
 const REPO = fileURLToPath(new URL("../../../../", import.meta.url));
 
@@ -299,4 +301,26 @@ export async function eventually(what: string, predicate: () => boolean): Promis
     }
     await delay(20);
   }
+}
+
+/** Anything with the clients' `change` event. */
+interface ChangeSource {
+  on(event: "change", listener: (event: ChangeEvent) => void): () => void;
+}
+
+/** The next `change` event naming `key`, within {@link WAIT_MS}. */
+export function nextChange(client: ChangeSource, key: string): Promise<ChangeEvent> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      off();
+      reject(new Error(`no change event for ${key} within ${WAIT_MS} ms`));
+    }, WAIT_MS);
+    const off = client.on("change", (event) => {
+      if (event.keys.includes(key)) {
+        clearTimeout(timer);
+        off();
+        resolve(event);
+      }
+    });
+  });
 }
