@@ -40,15 +40,18 @@ fn prefix(kind: ApiKeyKind) -> &'static str {
     }
 }
 
-/// Generates a key of `kind`.
-pub fn generate(kind: ApiKeyKind) -> GeneratedKey {
+/// 43 random base62 characters: more than 256 bits.
+pub fn random_secret() -> String {
     const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
     let mut rng = rand::rng();
-    // 43 base62 characters carry more than 256 bits.
-    let secret: String = (0..43)
+    (0..43)
         .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
-        .collect();
-    let plaintext = format!("{}{secret}", prefix(kind));
+        .collect()
+}
+
+/// Generates a key of `kind`.
+pub fn generate(kind: ApiKeyKind) -> GeneratedKey {
+    let plaintext = format!("{}{}", prefix(kind), random_secret());
     GeneratedKey {
         sha256: sha256_hex(&plaintext),
         hint: hint(&plaintext),
@@ -143,7 +146,18 @@ impl Authenticator {
         let presented = presented
             .filter(|k| !k.is_empty())
             .ok_or(Error::Unauthorized)?;
-        let digest = sha256_hex(presented);
+        self.authenticate_digest(store, &sha256_hex(presented), audience)
+            .await
+    }
+
+    /// Like [`Authenticator::authenticate`], for a key known by its SHA-256
+    /// (a dashboard session remembers only that).
+    pub async fn authenticate_digest(
+        &self,
+        store: &dyn Store,
+        digest: &str,
+        audience: Audience,
+    ) -> Result<Principal, Error> {
         if let Some(bootstrap) = &self.bootstrap_sha256
             && bool::from(bootstrap.as_bytes().ct_eq(digest.as_bytes()))
         {
@@ -159,7 +173,7 @@ impl Authenticator {
         // The lookup is by digest, so its timing does not depend on how much
         // of a guess matches a real key.
         let key = store
-            .api_key_by_hash(&digest)
+            .api_key_by_hash(digest)
             .await?
             .ok_or(Error::Unauthorized)?;
         if !key.is_active(OffsetDateTime::now_utc()) {

@@ -64,11 +64,17 @@ pub enum Error {
     )]
     NotLegacyRepresentable(String),
     /// No credentials or unknown ones.
-    #[error("missing or unknown API key")]
+    #[error("missing or unknown API key or session")]
     Unauthorized,
     /// Known credentials without the right.
     #[error("this key may not {0}")]
     Forbidden(&'static str),
+    /// A state-changing request authenticated by the session cookie without
+    /// the session's CSRF token.
+    #[error(
+        "a state-changing request signed in with a session cookie must send the session's X-CSRF-Token header (from GET /api/admin/session)"
+    )]
+    CsrfTokenMismatch,
     /// A field the full model does not have (strict input).
     #[error("unknown field {0}")]
     UnknownField(String),
@@ -117,6 +123,7 @@ impl Error {
             Error::NotLegacyRepresentable(_) => (StatusCode::CONFLICT, "not_legacy_representable"),
             Error::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             Error::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            Error::CsrfTokenMismatch => (StatusCode::FORBIDDEN, "csrf_token_invalid"),
             Error::UnknownField(_) => (StatusCode::BAD_REQUEST, "unknown_field"),
             Error::UnsupportedMediaType => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")

@@ -11,6 +11,7 @@
 //!   versions, validates with `halyard-common`, bumps revisions and writes
 //!   outbox and audit rows in the same commit.
 //! - [`auth`]: admin tokens, roles and key generation.
+//! - [`session`]: dashboard sign-in: session cookies and CSRF tokens.
 //! - [`api`]: HTTP routes, one module per resource, and the OpenAPI document.
 //! - [`error`]: the crate's error enum and its single mapping to HTTP.
 //! - [`outbox`]: the relay that publishes the outbox to Redis in order.
@@ -23,6 +24,7 @@ pub mod error;
 pub mod metrics;
 pub mod outbox;
 pub mod service;
+pub mod session;
 pub mod startup;
 pub mod state;
 pub mod store;

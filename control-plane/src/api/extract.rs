@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 
 use crate::auth::{Audience, Principal};
 use crate::error::Error;
+use crate::session;
 use crate::state::AppState;
 use crate::store::Role;
 
@@ -18,6 +19,7 @@ use crate::store::Role;
 pub const ADMIN_KEY_HEADER: &str = "x-admin-api-key";
 
 /// The key a request presents: `X-Admin-API-Key`, else `Authorization: Bearer`.
+/// (`Authorization` headers of other schemes are not keys.)
 fn presented_key(parts: &Parts) -> Option<&str> {
     if let Some(value) = parts.headers.get(ADMIN_KEY_HEADER) {
         return value.to_str().ok().map(str::trim);
@@ -33,9 +35,20 @@ where
     S: Send + Sync,
 {
     let state = AppState::from_ref(state);
+    let presented = presented_key(parts);
+    // A key header wins; without one, an admin request may be signed in
+    // with the dashboard's session cookie (and then needs its CSRF token).
+    if presented.is_none()
+        && audience == Audience::Admin
+        && let Some(secret) = session::cookie_secret(&parts.headers)
+    {
+        let (principal, _) = session::resolve(&state, secret).await?;
+        session::check_csrf(&parts.method, &parts.headers, secret)?;
+        return Ok(principal);
+    }
     state
         .auth
-        .authenticate(state.service.store(), presented_key(parts), audience)
+        .authenticate(state.service.store(), presented, audience)
         .await
 }
 

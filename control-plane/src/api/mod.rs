@@ -4,6 +4,7 @@
 //! goes through [`crate::error::Error`]'s single `IntoResponse`.
 
 pub mod audit;
+pub mod dashboard;
 pub mod edge;
 pub mod environments;
 pub mod evaluate;
@@ -15,6 +16,7 @@ pub mod keys;
 pub mod legacy;
 pub mod openapi;
 pub mod segments;
+pub mod session;
 
 use axum::Router;
 use serde::{Deserialize, Serialize};
@@ -25,19 +27,20 @@ use crate::store::EnvironmentRecord;
 
 /// Every route of the control plane.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let api = Router::new()
         .merge(legacy::router())
         .merge(flags::router())
         .merge(environments::router())
         .merge(segments::router())
         .merge(keys::router())
         .merge(audit::router())
+        .merge(session::router())
         .merge(events::router())
         .merge(evaluate::router())
         .merge(edge::router())
         .merge(health::router())
-        .merge(openapi::router())
-        .with_state(state)
+        .merge(openapi::router());
+    dashboard::router(api).with_state(state)
 }
 
 /// Largest page size.

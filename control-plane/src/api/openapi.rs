@@ -6,7 +6,9 @@ use axum::{Json, Router};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{audit, edge, environments, evaluate, events, flags, health, keys, legacy, segments};
+use super::{
+    audit, edge, environments, evaluate, events, flags, health, keys, legacy, segments, session,
+};
 use crate::state::AppState;
 
 /// The control plane's API description.
@@ -26,6 +28,7 @@ use crate::state::AppState;
         segments::list, segments::create, segments::read, segments::replace, segments::remove,
         keys::list, keys::create, keys::rotate, keys::revoke,
         audit::list, events::events, evaluate::evaluate,
+        session::sign_in, session::current, session::sign_out,
         edge::environments, edge::snapshot,
         health::healthz, health::readyz,
     ),
@@ -34,6 +37,8 @@ use crate::state::AppState;
     tags(
         (name = "legacy", description = "The old system's routes, unchanged (production environment)"),
         (name = "flags", description = "Flags addressed by key: definitions and per-environment configurations"),
+        (name = "session", description = "Dashboard sign-in: an admin token exchanged for an HttpOnly session cookie; \
+            state-changing requests signed in this way send X-CSRF-Token"),
         (name = "environments"), (name = "segments"), (name = "keys"), (name = "audit"), (name = "events"),
         (name = "evaluation"), (name = "internal", description = "For edges (edge tokens)"), (name = "health"),
     )

@@ -276,6 +276,19 @@ pub struct AuditEntry {
     pub after: Option<serde_json::Value>,
 }
 
+/// A dashboard session: hashes only (`crate::session`).
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct SessionRecord {
+    /// SHA-256 of the session secret the cookie carries.
+    pub sha256: String,
+    /// SHA-256 of the admin token the session was opened with.
+    pub key_sha256: String,
+    /// When it was opened.
+    pub created_at: OffsetDateTime,
+    /// When it ends.
+    pub expires_at: OffsetDateTime,
+}
+
 /// Which audit entries to list, newest first.
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {
@@ -377,6 +390,15 @@ pub trait Store: Send + Sync + 'static {
 
     /// Audit entries, newest first.
     async fn audit(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditEntry>>;
+
+    /// Stores a new dashboard session.
+    async fn insert_session(&self, session: &SessionRecord) -> StoreResult<()>;
+    /// The session with this SHA-256, expired or not.
+    async fn session(&self, sha256: &str) -> StoreResult<Option<SessionRecord>>;
+    /// Ends a session.
+    async fn delete_session(&self, sha256: &str) -> StoreResult<()>;
+    /// Forgets sessions that ended before `before`; returns how many.
+    async fn purge_sessions(&self, before: OffsetDateTime) -> StoreResult<u64>;
 
     /// The environment's full edge snapshot, read consistently at its
     /// current revision (key hashes included).

@@ -8,7 +8,8 @@
 //! provides, in scope of the expansion:
 //!
 //! - `sql!("name")`: its own dialect's query file, for queries whose text
-//!   differs (`flags_page`, `segments_page`, `api_keys_all`, `audit_page`);
+//!   differs (`flags_page`, `segments_page`, `api_keys_all`, `audit_page`,
+//!   `sessions_purge`);
 //! - `for_update!("name")`: the row-locking form of a shared read;
 //! - `map_err`: its driver-error mapping;
 //! - `Conn`: its connection type; a `pool` field on the store and a `tx`
@@ -252,6 +253,44 @@ macro_rules! impl_store {
                 // through julianday(), to the millisecond only.
                 keys.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.id.cmp(&b.id)));
                 Ok(keys)
+            }
+
+            async fn insert_session(&self, session: &SessionRecord) -> StoreResult<()> {
+                sqlx::query(shared_sql!("session_insert"))
+                    .bind(&session.sha256)
+                    .bind(&session.key_sha256)
+                    .bind(session.created_at)
+                    .bind(session.expires_at)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(map_err)?;
+                Ok(())
+            }
+
+            async fn session(&self, sha256: &str) -> StoreResult<Option<SessionRecord>> {
+                sqlx::query_as::<_, SessionRecord>(shared_sql!("session_by_hash"))
+                    .bind(sha256)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(map_err)
+            }
+
+            async fn delete_session(&self, sha256: &str) -> StoreResult<()> {
+                sqlx::query(shared_sql!("session_delete"))
+                    .bind(sha256)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(map_err)?;
+                Ok(())
+            }
+
+            async fn purge_sessions(&self, before: OffsetDateTime) -> StoreResult<u64> {
+                let done = sqlx::query(sql!("sessions_purge"))
+                    .bind(before)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(map_err)?;
+                Ok(done.rows_affected())
             }
 
             async fn audit(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditEntry>> {

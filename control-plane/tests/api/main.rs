@@ -17,3 +17,4 @@ mod legacy;
 mod misc;
 mod roles;
 mod segments;
+mod session;

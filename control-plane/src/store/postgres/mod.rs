@@ -15,7 +15,7 @@ use uuid::Uuid;
 use super::rows::{AuditRow, ConfigRow, EnvRow, FlagRow, KeyRow, OutboxDbRow, SegmentRow, json};
 use super::{
     ApiKeyRecord, AuditEntry, AuditFilter, ConfigRecord, EnvironmentRecord, FlagFilter, FlagRecord,
-    OutboxClaim, OutboxRow, Page, SegmentRecord, Store, StoreError, StoreResult, Tx,
+    OutboxClaim, OutboxRow, Page, SegmentRecord, SessionRecord, Store, StoreError, StoreResult, Tx,
 };
 
 /// The migrations in `migrations/postgres`, embedded in the binary.

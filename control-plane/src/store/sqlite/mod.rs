@@ -32,7 +32,7 @@ use super::shared_sql;
 use super::sql::{impl_claim, impl_store, impl_tx, snapshot_fns};
 use super::{
     ApiKeyRecord, AuditEntry, AuditFilter, ConfigRecord, EnvironmentRecord, FlagFilter, FlagRecord,
-    OutboxClaim, OutboxRow, Page, SegmentRecord, Store, StoreError, StoreResult, Tx,
+    OutboxClaim, OutboxRow, Page, SegmentRecord, SessionRecord, Store, StoreError, StoreResult, Tx,
 };
 
 /// The migrations in `migrations/sqlite`, embedded in the binary.

@@ -1,0 +1,1 @@
+DELETE FROM admin_sessions WHERE sha256 = $1

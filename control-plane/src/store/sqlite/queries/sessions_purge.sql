@@ -1,0 +1,1 @@
+DELETE FROM admin_sessions WHERE julianday(expires_at) < julianday(?1)
