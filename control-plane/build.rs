@@ -36,6 +36,11 @@ fn main() {
     ] {
         println!("cargo:rerun-if-changed={}", source.join(input).display());
     }
+    // sqlx::migrate! embeds ../migrations: a new migration must rebuild.
+    println!(
+        "cargo:rerun-if-changed={}",
+        source.join("../migrations").display()
+    );
     check_node();
     // `npm ci` only when the lock file is newer than the installed tree
     // (npm writes node_modules/.package-lock.json at every install).

@@ -14,7 +14,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::get;
-use futures::Stream;
+use futures::{Stream, StreamExt};
 
 use super::extract::Admin;
 use crate::error::Error;
@@ -80,5 +80,9 @@ pub async fn events(
             }
         },
     );
-    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+    // A first comment sends the response head at once, so a browser's
+    // EventSource reports the feed open before the first change.
+    let opened = futures::stream::once(async { Ok(Event::default().comment("connected")) });
+    Ok(Sse::new(opened.chain(stream))
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }

@@ -29,10 +29,14 @@ impl Service {
         key: EnvironmentKey,
         name: Option<String>,
     ) -> Result<EnvironmentRecord, Error> {
+        let name = match name {
+            Some(name) => environment_name(name)?,
+            None => key.to_string(),
+        };
         let now = now();
         let environment = EnvironmentRecord {
             id: Uuid::now_v7(),
-            name: name.unwrap_or_else(|| key.to_string()),
+            name,
             key,
             // Unique per creation, so a re-created environment never shares
             // an epoch with the one it replaces.
@@ -118,6 +122,7 @@ impl Service {
         version: Option<u64>,
         name: String,
     ) -> Result<EnvironmentRecord, Error> {
+        let name = environment_name(name)?;
         let mut tx = self.store.begin().await?;
         let mut environment = tx
             .environment_for_update(key)
@@ -169,4 +174,20 @@ impl Service {
         commit(tx, vec![change], vec![audit]).await?;
         Ok(())
     }
+}
+
+/// An environment's display name: trimmed, not empty, at most 200 characters.
+fn environment_name(name: String) -> Result<String, Error> {
+    let trimmed = name.trim();
+    let problem = if trimmed.is_empty() {
+        "must not be empty"
+    } else if trimmed.chars().count() > 200 {
+        "must be at most 200 characters"
+    } else {
+        return Ok(trimmed.to_owned());
+    };
+    Err(Error::InvalidRequest {
+        message: format!("name {problem}"),
+        path: Some("name".into()),
+    })
 }

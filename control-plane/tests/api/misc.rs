@@ -559,6 +559,33 @@ async fn a_duplicate_or_invalid_environment_is_refused(pool: PgPool) {
         .await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["path"], "key", "{body}");
+
+    // A display name must say something, on create and on rename.
+    for name in ["", "   "] {
+        let created = app
+            .json(
+                Method::POST,
+                "/api/admin/environments",
+                &json!({"key": "staging", "name": name}),
+            )
+            .await;
+        assert_error(&created, 400, "invalid_request");
+        assert_eq!(created.1["path"], "name", "{}", created.1);
+        let renamed = app
+            .json(
+                Method::PATCH,
+                "/api/admin/environments/production",
+                &json!({"name": name, "version": 1}),
+            )
+            .await;
+        assert_error(&renamed, 400, "invalid_request");
+        assert_eq!(renamed.1["path"], "name", "{}", renamed.1);
+    }
+    let (status, _) = app.get("/api/admin/environments/staging").await;
+    assert_eq!(status, 404, "nothing was created");
+    let (_, after) = app.get("/api/admin/environments/production").await;
+    assert_eq!(after, before, "production is untouched");
+    assert_eq!(app.outbox().await.len(), outbox, "no message written");
 }
 
 #[sqlx::test(migrator = "halyard_control_plane::store::postgres::MIGRATOR")]

@@ -71,7 +71,7 @@ fn flag(key: &str) -> Value {
     json!({ "key": key, "kind": "boolean" })
 }
 
-#[sqlx::test(migrations = "../migrations/postgres")]
+#[sqlx::test(migrator = "halyard_control_plane::store::postgres::MIGRATOR")]
 async fn a_token_becomes_an_http_only_strict_cookie_that_signs_requests_in(pool: PgPool) {
     let app = spawn_app(pool).await;
     let response = app
@@ -138,7 +138,7 @@ async fn a_token_becomes_an_http_only_strict_cookie_that_signs_requests_in(pool:
     );
 }
 
-#[sqlx::test(migrations = "../migrations/postgres")]
+#[sqlx::test(migrator = "halyard_control_plane::store::postgres::MIGRATOR")]
 async fn cookie_writes_without_the_csrf_token_are_refused_and_change_nothing(pool: PgPool) {
     let app = spawn_app(pool).await;
     let browser = sign_in(&app, ADMIN_KEY).await;
@@ -190,7 +190,7 @@ async fn cookie_writes_without_the_csrf_token_are_refused_and_change_nothing(poo
     assert_eq!(status, 200, "the session is still open");
 }
 
-#[sqlx::test(migrations = "../migrations/postgres")]
+#[sqlx::test(migrator = "halyard_control_plane::store::postgres::MIGRATOR")]
 async fn sessions_carry_their_tokens_role_and_end_with_it(pool: PgPool) {
     let app = spawn_app(pool).await;
     let (viewer_id, viewer_token) = app
@@ -257,7 +257,7 @@ async fn sessions_carry_their_tokens_role_and_end_with_it(pool: PgPool) {
     assert_eq!(app.store.session(&expired.sha256).await.unwrap(), None);
 }
 
-#[sqlx::test(migrations = "../migrations/postgres")]
+#[sqlx::test(migrator = "halyard_control_plane::store::postgres::MIGRATOR")]
 async fn bad_sign_ins_get_clear_errors_and_no_cookie(pool: PgPool) {
     let app = spawn_app(pool).await;
     let (_, sdk_key) = app
@@ -302,7 +302,7 @@ async fn bad_sign_ins_get_clear_errors_and_no_cookie(pool: PgPool) {
     assert_error(&forged, 401, "unauthorized");
 }
 
-#[sqlx::test(migrations = "../migrations/postgres")]
+#[sqlx::test(migrator = "halyard_control_plane::store::postgres::MIGRATOR")]
 async fn the_dashboard_is_served_at_the_root_and_unknown_api_routes_stay_json(pool: PgPool) {
     let app = spawn_app(pool).await;
     let page = |path: &str| {
