@@ -50,7 +50,8 @@ macro_rules! for_update {
     };
 }
 
-/// Maps driver errors to store errors, naming violated unique constraints.
+/// Maps driver errors to store errors, naming violated unique constraints and
+/// telling an unreachable server (503) from a failing query.
 pub(crate) fn map_err(err: sqlx::Error) -> StoreError {
     match &err {
         sqlx::Error::Database(db) if db.is_unique_violation() => {
@@ -63,6 +64,16 @@ pub(crate) fn map_err(err: sqlx::Error) -> StoreError {
                 _ => "unique value",
             };
             StoreError::Duplicate(what)
+        }
+        // The server is going away or not accepting connections yet:
+        // SQLSTATE class 08 (connection exception) and 57P0x (shutdown,
+        // crash, cannot connect now), as during a restart or failover.
+        sqlx::Error::Database(db)
+            if db
+                .code()
+                .is_some_and(|code| code.starts_with("08") || code.starts_with("57P0")) =>
+        {
+            StoreError::Unavailable(err)
         }
         sqlx::Error::PoolTimedOut
         | sqlx::Error::Io(_)
