@@ -1,8 +1,9 @@
-import { AppShell, Badge, Burger, Button, Center, Group, Loader, NavLink, Text, Title, Tooltip } from "@mantine/core";
+import { AppShell, Badge, Burger, Button, Center, Group, NavLink, Text, Tooltip } from "@mantine/core";
 import { useDisclosure } from "@mantine/hooks";
 import { Navigate, NavLink as RouterLink, Route, Routes, useLocation } from "react-router";
 import { LiveProvider, useLive } from "./api/events";
 import { useSession, useSignedIn } from "./api/session";
+import { Spinner } from "./components/QueryState";
 import { SignInPage } from "./pages/SignIn";
 import { FlagListPage } from "./pages/FlagList";
 import { FlagEditorPage } from "./pages/FlagEditor";
@@ -11,6 +12,7 @@ import { EnvironmentsPage } from "./pages/Environments";
 import { KeysPage } from "./pages/Keys";
 import { AuditPage } from "./pages/Audit";
 import { PlaygroundPage } from "./pages/Playground";
+import "./App.css";
 
 const NAV = [
   { to: "/flags", label: "Flags" },
@@ -26,7 +28,7 @@ export function App() {
   if (state.status === "loading") {
     return (
       <Center h="100vh">
-        <Loader aria-label="Loading" />
+        <Spinner />
       </Center>
     );
   }
@@ -58,18 +60,33 @@ function Shell() {
   const location = useLocation();
   return (
     <AppShell header={{ height: 56 }} navbar={{ width: 220, breakpoint: "sm", collapsed: { mobile: !opened } }} padding="md">
+      <a href="#main" className="skip-link">
+        Skip to content
+      </a>
       <AppShell.Header>
-        <Group h="100%" px="md" justify="space-between" wrap="nowrap">
-          <Group gap="sm" wrap="nowrap">
-            <Burger opened={opened} onClick={toggle} hiddenFrom="sm" size="sm" aria-label="Toggle navigation" />
-            <Title order={3}>Halyard</Title>
+        <Group h="100%" px="md" justify="space-between" wrap="nowrap" gap="sm">
+          <Group gap="sm" wrap="nowrap" miw={0}>
+            <Burger
+              opened={opened}
+              onClick={toggle}
+              hiddenFrom="sm"
+              size="sm"
+              aria-label="Toggle navigation"
+              aria-expanded={opened}
+              aria-controls="navigation"
+            />
+            {/* The app's name, not a heading: each page's title is its h1. */}
+            <Text component="span" ff="heading" fz="h3" lh="h3" fw={700}>
+              Halyard
+            </Text>
             <LiveBadge />
           </Group>
-          <Group gap="sm" wrap="nowrap">
-            <Text size="sm" visibleFrom="xs" data-testid="signed-in-as">
+          {/* Narrow screens keep only Sign out here; the navigation says who is signed in. */}
+          <Group gap="sm" wrap="nowrap" style={{ flexShrink: 0 }}>
+            <Text size="sm" visibleFrom="sm" truncate="end" maw={240} title={session.name} data-testid="signed-in-as">
               {session.name}
             </Text>
-            <Badge variant="light" data-testid="role">
+            <Badge variant="light" visibleFrom="xs" data-testid="role">
               {session.role}
             </Badge>
             <Button variant="default" size="xs" onClick={() => void signOut()}>
@@ -78,7 +95,10 @@ function Shell() {
           </Group>
         </Group>
       </AppShell.Header>
-      <AppShell.Navbar p="xs" aria-label="Main">
+      <AppShell.Navbar p="xs" aria-label="Main" id="navigation">
+        <Text size="sm" c="dimmed" hiddenFrom="sm" px="sm" pb="xs">
+          Signed in as {session.name} ({session.role})
+        </Text>
         {NAV.map((item) => (
           <NavLink
             key={item.to}
@@ -90,7 +110,7 @@ function Shell() {
           />
         ))}
       </AppShell.Navbar>
-      <AppShell.Main>
+      <AppShell.Main id="main" tabIndex={-1}>
         <Routes>
           <Route path="/" element={<Navigate to="/flags" replace />} />
           <Route path="/flags" element={<FlagListPage />} />

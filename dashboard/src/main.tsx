@@ -2,7 +2,7 @@ import "@mantine/core/styles.css";
 import "@mantine/notifications/styles.css";
 import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
-import { MantineProvider, createTheme } from "@mantine/core";
+import { MantineProvider, Modal, createTheme } from "@mantine/core";
 import { Notifications } from "@mantine/notifications";
 import { ModalsProvider } from "@mantine/modals";
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
@@ -11,7 +11,14 @@ import { SessionProvider } from "./api/session";
 import { App } from "./App";
 import { ApiError } from "./api/client";
 
-const theme = createTheme({ primaryColor: "indigo", defaultRadius: "md" });
+const theme = createTheme({
+  primaryColor: "indigo",
+  defaultRadius: "md",
+  components: {
+    // Mantine's close button is an icon without a name.
+    Modal: Modal.extend({ defaultProps: { closeButtonProps: { "aria-label": "Close dialog" } } }),
+  },
+});
 
 const queryClient = new QueryClient({
   defaultOptions: {

@@ -3,25 +3,10 @@
 // conflicts. Removed lines are red with "-", added green with "+".
 import { Code, Text } from "@mantine/core";
 import { diffLines } from "diff";
-
-function sorted(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(sorted);
-  if (value && typeof value === "object") {
-    return Object.fromEntries(
-      Object.keys(value as Record<string, unknown>)
-        .sort()
-        .map((k) => [k, sorted((value as Record<string, unknown>)[k])]),
-    );
-  }
-  return value;
-}
-
-export function pretty(value: unknown): string {
-  return value === undefined || value === null ? "" : JSON.stringify(sorted(value), null, 2) + "\n";
-}
+import { prettyJson } from "./json";
 
 export function JsonDiff({ before, after, label }: { before: unknown; after: unknown; label?: string }) {
-  const parts = diffLines(pretty(before), pretty(after));
+  const parts = diffLines(prettyJson(before), prettyJson(after));
   if (parts.every((p) => !p.added && !p.removed)) {
     return <Text size="sm" c="dimmed">No differences.</Text>;
   }

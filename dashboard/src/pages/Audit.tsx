@@ -3,12 +3,13 @@
 // link here; new entries appear live (the feed refreshes the query).
 import { useEffect, useState } from "react";
 import { useSearchParams } from "react-router";
-import { Button, Center, Grid, Group, Loader, Stack, Text, TextInput, Title } from "@mantine/core";
+import { Button, Center, Grid, Group, Stack, Text, TextInput } from "@mantine/core";
 import { useDebouncedValue } from "@mantine/hooks";
 import { useAuditLog, type AuditFilter } from "../api/admin";
-import { QueryState } from "../components/QueryState";
+import { PageHeader } from "../components/PageHeader";
+import { LoadingState, QueryState } from "../components/QueryState";
 import { AuditTable } from "../components/admin/AuditTable";
-import { EmptyState } from "../components/admin/EmptyState";
+import { EmptyState } from "../components/EmptyState";
 import { localInputToIso } from "../components/admin/format";
 
 export function AuditPage() {
@@ -45,10 +46,7 @@ export function AuditPage() {
 
   return (
     <Stack>
-      <Title order={2}>Audit log</Title>
-      <Text size="sm" c="dimmed">
-        Every change, newest first. New entries appear as they are committed.
-      </Text>
+      <PageHeader title="Audit log">Every change, newest first. New entries appear as they are committed.</PageHeader>
       <Grid gutter="sm" align="flex-end" role="search" aria-label="Audit filters">
         <Grid.Col span={{ base: 12, xs: 6, md: 3 }}>
           <TextInput label="Flag" description="Exact flag key" value={flag} onChange={(e) => setFlag(e.currentTarget.value)} />
@@ -82,9 +80,7 @@ export function AuditPage() {
       {flag.trim() !== typedFlag || actor.trim() !== typedActor ? (
         // The typed filter is not applied yet: never show (or let anyone
         // click) rows that do not match it.
-        <Center p="xl" aria-busy>
-          <Loader aria-label="Loading" />
-        </Center>
+        <LoadingState />
       ) : (
         <QueryState query={log}>
           {(data) => {

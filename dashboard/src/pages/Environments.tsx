@@ -2,12 +2,15 @@
 // rename and delete them; everyone else reads.
 import { useState } from "react";
 import { useQueries, useQueryClient } from "@tanstack/react-query";
-import { Alert, Button, Code, Group, List, Stack, Table, Text, Title, Tooltip, VisuallyHidden } from "@mantine/core";
+import { Alert, Button, Code, List, Stack, Table, Text, Tooltip } from "@mantine/core";
 import { deleteEnvironment, environmentsKey, segmentCount, useEnvironments, useFlagCount, type Environment } from "../api/admin";
 import { useCan } from "../api/session";
+import { ActionButton } from "../components/ActionButton";
+import { ConfirmModal } from "../components/ConfirmModal";
+import { PageHeader } from "../components/PageHeader";
 import { QueryState } from "../components/QueryState";
-import { ConfirmModal } from "../components/admin/ConfirmModal";
-import { EmptyState } from "../components/admin/EmptyState";
+import { ResourceTable, RowActions } from "../components/ResourceTable";
+import { EmptyState } from "../components/EmptyState";
 import { CreateEnvironmentModal, RenameEnvironmentModal } from "../components/admin/EnvironmentModals";
 import { notifySuccess } from "../components/admin/errors";
 import { useDialogTarget } from "../components/admin/useDialogTarget";
@@ -24,15 +27,11 @@ export function EnvironmentsPage() {
 
   return (
     <Stack>
-      <Group justify="space-between" align="flex-end">
-        <Title order={2}>Environments</Title>
-        {isAdmin && <Button onClick={() => setCreating(true)}>New environment</Button>}
-      </Group>
-      <Text size="sm" c="dimmed">
+      <PageHeader title="Environments" action={isAdmin && <Button onClick={() => setCreating(true)}>New environment</Button>}>
         Every flag exists in every environment, with its own configuration
         {flagCount.data !== undefined ? ` (${flagCount.data} flag${flagCount.data === 1 ? "" : "s"})` : ""}. Segments and SDK keys
         belong to one environment.
-      </Text>
+      </PageHeader>
       <QueryState query={environments}>
         {(envs) =>
           envs.length === 0 ? (
@@ -86,60 +85,40 @@ function EnvironmentTable({ environments, isAdmin, onRename, onDelete }: TablePr
     })),
   });
   return (
-    <Table.ScrollContainer minWidth={720}>
-      <Table striped highlightOnHover>
-        <Table.Thead>
-          <Table.Tr>
-            <Table.Th>Key</Table.Th>
-            <Table.Th>Name</Table.Th>
-            <Table.Th>Revision</Table.Th>
-            <Table.Th>Segments</Table.Th>
-            <Table.Th>Created</Table.Th>
-            <Table.Th>Updated</Table.Th>
-            {isAdmin && (
-              <Table.Th>
-                <VisuallyHidden>Actions</VisuallyHidden>
-              </Table.Th>
-            )}
-          </Table.Tr>
-        </Table.Thead>
-        <Table.Tbody>
-          {environments.map((env, i) => (
-            <Table.Tr key={env.key} data-testid={`environment-${env.key}`}>
-              <Table.Td>
-                <Code>{env.key}</Code>
-              </Table.Td>
-              <Table.Td>{env.name}</Table.Td>
-              <Table.Td>
-                <Tooltip label={`Epoch ${env.epoch}`}>
-                  <Text span size="sm">
-                    {env.revision}
-                  </Text>
-                </Tooltip>
-              </Table.Td>
-              <Table.Td>{counts[i]?.isError ? "—" : (counts[i]?.data ?? "…")}</Table.Td>
-              <Table.Td>
-                <Time value={env.created_at} />
-              </Table.Td>
-              <Table.Td>
-                <Time value={env.updated_at} />
-              </Table.Td>
-              {isAdmin && (
-                <Table.Td>
-                  <Group gap="xs" wrap="nowrap" justify="flex-end">
-                    <Button size="xs" variant="light" onClick={() => onRename(env)}>
-                      Rename<VisuallyHidden> environment {env.key}</VisuallyHidden>
-                    </Button>
-                    <Button size="xs" variant="subtle" color="red" onClick={() => onDelete(env)}>
-                      Delete<VisuallyHidden> environment {env.key}</VisuallyHidden>
-                    </Button>
-                  </Group>
-                </Table.Td>
-              )}
-            </Table.Tr>
-          ))}
-        </Table.Tbody>
-      </Table>
-    </Table.ScrollContainer>
+    <ResourceTable
+      label="Environments"
+      minWidth={720}
+      columns={["Key", "Name", "Revision", "Segments", "Created", "Updated"]}
+      actions={isAdmin}
+    >
+      {environments.map((env, i) => (
+        <Table.Tr key={env.key} data-testid={`environment-${env.key}`}>
+          <Table.Td>
+            <Code>{env.key}</Code>
+          </Table.Td>
+          <Table.Td>{env.name}</Table.Td>
+          <Table.Td>
+            <Tooltip label={`Epoch ${env.epoch}`}>
+              <Text span size="sm">
+                {env.revision}
+              </Text>
+            </Tooltip>
+          </Table.Td>
+          <Table.Td>{counts[i]?.isError ? "—" : (counts[i]?.data ?? "…")}</Table.Td>
+          <Table.Td>
+            <Time value={env.created_at} />
+          </Table.Td>
+          <Table.Td>
+            <Time value={env.updated_at} />
+          </Table.Td>
+          {isAdmin && (
+            <RowActions>
+              <ActionButton label="Rename" target={`environment ${env.key}`} onClick={() => onRename(env)} />
+              <ActionButton label="Delete" target={`environment ${env.key}`} danger onClick={() => onDelete(env)} />
+            </RowActions>
+          )}
+        </Table.Tr>
+      ))}
+    </ResourceTable>
   );
 }

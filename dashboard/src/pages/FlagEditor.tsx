@@ -1,11 +1,12 @@
 // /flags/:key: the flag's details (shared) and one tab per environment with
 // that environment's configuration. `?env=` selects the tab.
 import { useState } from "react";
-import { Alert, Anchor, Badge, Box, Button, Grid, Group, Stack, Tabs, Text, Title } from "@mantine/core";
+import { Alert, Anchor, Badge, Box, Button, Grid, Group, Stack, Tabs, Text, Title, VisuallyHidden } from "@mantine/core";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router";
 import { ApiError } from "../api/client";
 import { useFlagDefinition, useEnvironments, type DefinitionView, type Environment } from "../api/model";
 import { useCan } from "../api/session";
+import { EmptyState } from "../components/EmptyState";
 import { QueryState } from "../components/QueryState";
 import { DefinitionEditor } from "../components/flag/DefinitionEditor";
 import { DeleteFlagModal } from "../components/flag/DeleteFlagModal";
@@ -20,7 +21,7 @@ export function FlagEditorPage() {
   if (definition.isError && definition.error instanceof ApiError && definition.error.status === 404) {
     return (
       <Stack>
-        <Title order={2}>{key}</Title>
+        <Title order={1} size="h2">{key}</Title>
         <Alert color="yellow" title="No such flag">
           There is no flag with the key {key}; it may have been deleted.{" "}
           <Anchor component={Link} to="/flags">
@@ -65,7 +66,7 @@ function Editor({ definition, environments }: { definition: DefinitionView; envi
             ← Flags
           </Anchor>
           <Group gap="sm">
-            <Title order={2} data-testid="flag-key">
+            <Title order={1} size="h2" data-testid="flag-key">
               {flag.key}
             </Title>
             <Badge variant="outline">{flag.kind}</Badge>
@@ -101,7 +102,7 @@ function Editor({ definition, environments }: { definition: DefinitionView; envi
       <Grid gutter="lg">
         <Grid.Col span={{ base: 12, lg: 8 }}>
           {environments.length === 0 ? (
-            <Text>There are no environments yet.</Text>
+            <EmptyState title="No environments yet">An admin can create one on the Environments page.</EmptyState>
           ) : (
             <Tabs value={active} onChange={selectEnv} keepMounted={false}>
               <Tabs.List>
@@ -109,19 +110,22 @@ function Editor({ definition, environments }: { definition: DefinitionView; envi
                   const config = definition.environments[env.key];
                   const draft = drafts[env.key];
                   const unsaved = !!draft && !sameConfig(draft.draft, draft.base);
+                  const enabled = !!config?.enabled;
                   return (
                     <Tabs.Tab
                       key={env.key}
                       value={env.key}
                       leftSection={
+                        // On: a filled teal dot; off: a grey ring (not told by colour alone).
                         <Box
                           aria-hidden
-                          title={config?.enabled ? "On" : "Off"}
+                          title={enabled ? "On" : "Off"}
                           w={8}
                           h={8}
                           style={{
                             borderRadius: "50%",
-                            background: config?.enabled ? "var(--mantine-color-teal-6)" : "var(--mantine-color-gray-5)",
+                            border: `2px solid ${enabled ? "var(--mantine-color-teal-6)" : "var(--mantine-color-gray-5)"}`,
+                            background: enabled ? "var(--mantine-color-teal-6)" : "transparent",
                           }}
                         />
                       }
@@ -134,6 +138,10 @@ function Editor({ definition, environments }: { definition: DefinitionView; envi
                       }
                     >
                       {env.name}
+                      <VisuallyHidden>
+                        {enabled ? ", on" : ", off"}
+                        {unsaved && ", unsaved changes"}
+                      </VisuallyHidden>
                     </Tabs.Tab>
                   );
                 })}

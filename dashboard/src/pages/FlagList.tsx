@@ -1,12 +1,15 @@
 // /flags: the flags as one environment sees them (`?env=`), searchable by
 // key and filterable by tag, each switchable on and off in place.
 import { useEffect, useState } from "react";
-import { Button, Group, Pagination, Select, Stack, Table, Text, TextInput, Title } from "@mantine/core";
+import { Button, Group, Pagination, Select, Stack, Text, TextInput } from "@mantine/core";
 import { useDebouncedValue } from "@mantine/hooks";
 import { useNavigate, useSearchParams } from "react-router";
 import { useEnvironments, useFlagList, useFlagTags, type Environment } from "../api/model";
 import { useCan } from "../api/session";
+import { EmptyState } from "../components/EmptyState";
+import { PageHeader } from "../components/PageHeader";
 import { QueryState } from "../components/QueryState";
+import { ResourceTable } from "../components/ResourceTable";
 import { CreateFlagModal } from "../components/flag/CreateFlagModal";
 import { FlagRow } from "../components/flag/FlagRow";
 import { useLastChanges } from "../components/flag/useLastChanges";
@@ -67,13 +70,10 @@ function FlagList({ environments }: { environments: Environment[] }) {
 
   return (
     <>
-      <Group justify="space-between" wrap="wrap">
-        <Title order={2}>Flags</Title>
-        {canEdit && <Button onClick={() => setCreateOpen(true)}>New flag</Button>}
-      </Group>
+      <PageHeader title="Flags" action={canEdit && <Button onClick={() => setCreateOpen(true)}>New flag</Button>} />
 
       {environments.length === 0 ? (
-        <Text>There are no environments yet. An admin can create one on the Environments page.</Text>
+        <EmptyState title="No environments yet">An admin can create one on the Environments page.</EmptyState>
       ) : (
         <>
           <Group align="flex-end" wrap="wrap" gap="sm">
@@ -116,40 +116,27 @@ function FlagList({ environments }: { environments: Environment[] }) {
           <QueryState query={list}>
             {(data) =>
               data.items.length === 0 ? (
-                <Text c="dimmed" py="xl" ta="center" data-testid="empty-state">
-                  {filtered
-                    ? "No flags match your search."
-                    : canEdit
-                      ? "No flags yet. Create the first one with “New flag”."
-                      : "No flags yet."}
-                </Text>
+                <EmptyState title={filtered ? "No flags match your search" : "No flags yet"}>
+                  {!filtered && canEdit && "Create the first one with “New flag”."}
+                </EmptyState>
               ) : (
                 <Stack gap="sm">
-                  <Table.ScrollContainer minWidth={860}>
-                    <Table striped highlightOnHover verticalSpacing="sm" aria-label="Flags">
-                      <Table.Thead>
-                        <Table.Tr>
-                          <Table.Th>Flag</Table.Th>
-                          <Table.Th>Description</Table.Th>
-                          <Table.Th>Tags</Table.Th>
-                          <Table.Th>On</Table.Th>
-                          <Table.Th>Rollout</Table.Th>
-                          <Table.Th>Last change</Table.Th>
-                        </Table.Tr>
-                      </Table.Thead>
-                      <Table.Tbody>
-                        {data.items.map((item) => (
-                          <FlagRow
-                            key={item.flag.key}
-                            item={item}
-                            env={env!}
-                            canEdit={canEdit}
-                            lastChange={lastChanges.data?.get(item.flag.key)}
-                          />
-                        ))}
-                      </Table.Tbody>
-                    </Table>
-                  </Table.ScrollContainer>
+                  <ResourceTable
+                    label="Flags"
+                    minWidth={860}
+                    columns={["Flag", "Description", "Tags", "On", "Rollout", "Last change"]}
+                    verticalSpacing="sm"
+                  >
+                    {data.items.map((item) => (
+                      <FlagRow
+                        key={item.flag.key}
+                        item={item}
+                        env={env!}
+                        canEdit={canEdit}
+                        lastChange={lastChanges.data?.get(item.flag.key)}
+                      />
+                    ))}
+                  </ResourceTable>
                   <Group justify="space-between" wrap="wrap">
                     <Text size="sm" c="dimmed">
                       {data.total === 1 ? "1 flag" : `${data.total} flags`}

@@ -1,12 +1,15 @@
 // API keys: admin tokens, SDK keys and edge tokens. Listed masked; the
 // plaintext of a new or rotated key is shown once and then forgotten.
 import { useMemo, useState } from "react";
-import { Alert, Badge, Button, Code, Group, SegmentedControl, Stack, Switch, Table, Text, Title, VisuallyHidden } from "@mantine/core";
+import { Alert, Badge, Button, Code, Group, SegmentedControl, Stack, Switch, Table, Text } from "@mantine/core";
 import { ApiError } from "../api/client";
 import { KEY_KINDS, useKeys, type CreatedKey, type KeyKind, type KeyView } from "../api/admin";
 import { useCan } from "../api/session";
+import { ActionButton } from "../components/ActionButton";
+import { PageHeader } from "../components/PageHeader";
 import { QueryState } from "../components/QueryState";
-import { EmptyState } from "../components/admin/EmptyState";
+import { ResourceTable, RowActions } from "../components/ResourceTable";
+import { EmptyState } from "../components/EmptyState";
 import { KeyCreateModal } from "../components/admin/KeyCreateModal";
 import { RevokeKeyModal, RotateKeyModal } from "../components/admin/KeyActions";
 import { PlaintextKeyModal } from "../components/admin/PlaintextKeyModal";
@@ -30,14 +33,10 @@ export function KeysPage() {
 
   return (
     <Stack>
-      <Group justify="space-between" align="flex-end">
-        <Title order={2}>Keys</Title>
-        {isAdmin && <Button onClick={() => setCreating(true)}>Create key</Button>}
-      </Group>
-      <Text size="sm" c="dimmed">
+      <PageHeader title="Keys" action={isAdmin && <Button onClick={() => setCreating(true)}>Create key</Button>}>
         Admin tokens sign in here and use the admin API; server and client SDK keys belong to one environment; edge tokens let
         edges read snapshots. Only a masked hint of each key is stored for display.
-      </Text>
+      </PageHeader>
       {forbidden ? (
         <Alert color="gray" title="Admins only">
           Only the admin role can see and manage API keys. Ask an admin for an SDK key or a token.
@@ -101,79 +100,57 @@ function KeyList({ keys, total, isAdmin, onRotate, onRevoke }: ListProps) {
   if (total === 0) return <EmptyState title="No keys">{isAdmin ? "Create one with “Create key”." : null}</EmptyState>;
   if (sorted.length === 0) return <EmptyState title="No key matches the filter" />;
   return (
-    <Table.ScrollContainer minWidth={1100}>
-      <Table striped highlightOnHover>
-        <Table.Thead>
-          <Table.Tr>
-            <Table.Th>Name</Table.Th>
-            <Table.Th>Kind</Table.Th>
-            <Table.Th>Role</Table.Th>
-            <Table.Th>Environment</Table.Th>
-            <Table.Th>Key</Table.Th>
-            <Table.Th>Status</Table.Th>
-            <Table.Th>Created</Table.Th>
-            <Table.Th>Expires</Table.Th>
-            {isAdmin && (
-              <Table.Th>
-                <VisuallyHidden>Actions</VisuallyHidden>
-              </Table.Th>
-            )}
-          </Table.Tr>
-        </Table.Thead>
-        <Table.Tbody>
-          {sorted.map((key) => (
-            <Table.Tr key={key.id} data-testid={`key-${key.id}`}>
-              <Table.Td>{key.name}</Table.Td>
-              <Table.Td>{key.kind}</Table.Td>
-              <Table.Td>{key.role ?? "—"}</Table.Td>
-              <Table.Td>{key.environment ?? "—"}</Table.Td>
-              <Table.Td style={{ whiteSpace: "nowrap" }}>
-                <Code>{key.hint}</Code>
-              </Table.Td>
-              <Table.Td>
-                <Group gap={4}>
-                  <Badge color={STATUS_COLOR[key.status]} variant="light">
-                    {key.status}
-                  </Badge>
-                  {key.rotated_to && (
-                    <Badge color="orange" variant="outline" title="Replaced by a newer key">
-                      rotated
-                    </Badge>
-                  )}
-                </Group>
-              </Table.Td>
-              <Table.Td style={{ whiteSpace: "nowrap" }}>
-                <Time value={key.created_at} />
-              </Table.Td>
-              <Table.Td style={{ whiteSpace: "nowrap" }}>
-                {key.revoked_at ? (
-                  <Text size="sm" c="dimmed">
-                    revoked <Time value={key.revoked_at} />
-                  </Text>
-                ) : (
-                  <Time value={key.expires_at} empty="never" />
-                )}
-              </Table.Td>
-              {isAdmin && (
-                <Table.Td>
-                  <Group gap="xs" wrap="nowrap" justify="flex-end">
-                    {key.status === "active" && (
-                      <Button size="xs" variant="light" color="orange" onClick={() => onRotate(key)}>
-                        Rotate<VisuallyHidden> {key.name} ({key.hint})</VisuallyHidden>
-                      </Button>
-                    )}
-                    {key.status !== "revoked" && (
-                      <Button size="xs" variant="subtle" color="red" onClick={() => onRevoke(key)}>
-                        Revoke<VisuallyHidden> {key.name} ({key.hint})</VisuallyHidden>
-                      </Button>
-                    )}
-                  </Group>
-                </Table.Td>
+    <ResourceTable
+      label="Keys"
+      minWidth={1100}
+      columns={["Name", "Kind", "Role", "Environment", "Key", "Status", "Created", "Expires"]}
+      actions={isAdmin}
+    >
+      {sorted.map((key) => (
+        <Table.Tr key={key.id} data-testid={`key-${key.id}`}>
+          <Table.Td>{key.name}</Table.Td>
+          <Table.Td>{key.kind}</Table.Td>
+          <Table.Td>{key.role ?? "—"}</Table.Td>
+          <Table.Td>{key.environment ?? "—"}</Table.Td>
+          <Table.Td style={{ whiteSpace: "nowrap" }}>
+            <Code>{key.hint}</Code>
+          </Table.Td>
+          <Table.Td>
+            <Group gap={4}>
+              <Badge color={STATUS_COLOR[key.status]} variant="light">
+                {key.status}
+              </Badge>
+              {key.rotated_to && (
+                <Badge color="orange" variant="outline" title="Replaced by a newer key">
+                  rotated
+                </Badge>
               )}
-            </Table.Tr>
-          ))}
-        </Table.Tbody>
-      </Table>
-    </Table.ScrollContainer>
+            </Group>
+          </Table.Td>
+          <Table.Td style={{ whiteSpace: "nowrap" }}>
+            <Time value={key.created_at} />
+          </Table.Td>
+          <Table.Td style={{ whiteSpace: "nowrap" }}>
+            {key.revoked_at ? (
+              <Text size="sm" c="dimmed">
+                revoked <Time value={key.revoked_at} />
+              </Text>
+            ) : (
+              <Time value={key.expires_at} empty="never" />
+            )}
+          </Table.Td>
+          {isAdmin && (
+            <RowActions>
+              {key.status === "active" && (
+                <ActionButton label="Rotate" target={`${key.name} (${key.hint})`} color="orange" onClick={() => onRotate(key)} />
+              )}
+              {key.status !== "revoked" && (
+                <ActionButton label="Revoke" target={`${key.name} (${key.hint})`} danger onClick={() => onRevoke(key)} />
+              )}
+            </RowActions>
+          )}
+        </Table.Tr>
+      ))}
+    </ResourceTable>
   );
 }

@@ -3,11 +3,12 @@
 // you type (debounced) and whenever anything is committed (the live feed
 // refreshes the query, which is keyed on the inputs).
 import { useMemo, useState } from "react";
-import { Alert, Grid, Group, JsonInput, Loader, Stack, Text, TextInput, Title } from "@mantine/core";
+import { Alert, Grid, Group, JsonInput, Stack, Text, TextInput } from "@mantine/core";
 import { useDebouncedValue } from "@mantine/hooks";
 import { useEvaluation, type JsonValue } from "../api/admin";
-import { QueryState } from "../components/QueryState";
-import { EmptyState } from "../components/admin/EmptyState";
+import { PageHeader } from "../components/PageHeader";
+import { QueryState, Spinner } from "../components/QueryState";
+import { EmptyState } from "../components/EmptyState";
 import { EnvironmentSelect, useSelectedEnvironment } from "../components/admin/EnvironmentSelect";
 import { EvaluationTable } from "../components/admin/EvaluationTable";
 import { errorMessage } from "../components/admin/errors";
@@ -45,10 +46,9 @@ export function PlaygroundPage() {
 
   return (
     <Stack>
-      <Title order={2}>Playground</Title>
-      <Text size="sm" c="dimmed">
+      <PageHeader title="Playground">
         See what every flag serves to a user, and why. Results update as you type and whenever a flag or segment changes.
-      </Text>
+      </PageHeader>
       <QueryState query={environments}>
         {(envs) =>
           envs.length === 0 ? (
@@ -117,7 +117,7 @@ function Results({ env, evaluation, pending, stale, search, onSearch }: ResultsP
       <Group justify="space-between" align="flex-end">
         <TextInput label="Filter flags" value={search} onChange={(e) => onSearch(e.currentTarget.value)} w={240} />
         <Group gap="xs" aria-live="polite">
-          {pending && <Loader size="xs" aria-label="Evaluating" />}
+          {pending && <Spinner size="xs" label="Evaluating" />}
           {evaluation.data && (
             <Text size="sm" c="dimmed" data-testid="evaluation-revision">
               {env} at revision {evaluation.data.revision}

@@ -1,12 +1,15 @@
 // Segments of one environment: list, create, edit (users and rules),
 // delete. Editors change them; viewers read.
 import { useState } from "react";
-import { Badge, Button, Group, Stack, Table, Text, TextInput, Title, VisuallyHidden } from "@mantine/core";
+import { Badge, Button, Group, Stack, Table, Text, TextInput } from "@mantine/core";
 import { useDebouncedValue } from "@mantine/hooks";
 import { useSegments, type Segment } from "../api/admin";
 import { useCan } from "../api/session";
+import { ActionButton } from "../components/ActionButton";
+import { PageHeader } from "../components/PageHeader";
 import { QueryState } from "../components/QueryState";
-import { EmptyState } from "../components/admin/EmptyState";
+import { ResourceTable, RowActions } from "../components/ResourceTable";
+import { EmptyState } from "../components/EmptyState";
 import { EnvironmentSelect, useSelectedEnvironment } from "../components/admin/EnvironmentSelect";
 import { SegmentCreateModal } from "../components/admin/SegmentCreateModal";
 import { SegmentDeleteModal } from "../components/admin/SegmentDeleteModal";
@@ -29,15 +32,9 @@ export function SegmentsPage() {
 
   return (
     <Stack>
-      <Group justify="space-between" align="flex-end">
-        <Title order={2}>Segments</Title>
-        {canEdit && env && (
-          <Button onClick={() => setCreating(true)}>New segment</Button>
-        )}
-      </Group>
-      <Text size="sm" c="dimmed">
+      <PageHeader title="Segments" action={canEdit && env && <Button onClick={() => setCreating(true)}>New segment</Button>}>
         Reusable audiences for <code>in_segment</code> conditions. Segments belong to one environment.
-      </Text>
+      </PageHeader>
       <QueryState query={environments}>
         {(envs) =>
           envs.length === 0 ? (
@@ -114,61 +111,40 @@ interface TableProps {
 
 function SegmentTable({ segments, canEdit, onOpen, onDelete }: TableProps) {
   return (
-    <Table.ScrollContainer minWidth={760}>
-      <Table striped highlightOnHover>
-        <Table.Thead>
-          <Table.Tr>
-            <Table.Th>Key</Table.Th>
-            <Table.Th>Description</Table.Th>
-            <Table.Th>Included</Table.Th>
-            <Table.Th>Excluded</Table.Th>
-            <Table.Th>Rules</Table.Th>
-            <Table.Th>Updated</Table.Th>
-            <Table.Th>
-              <VisuallyHidden>Actions</VisuallyHidden>
-            </Table.Th>
-          </Table.Tr>
-        </Table.Thead>
-        <Table.Tbody>
-          {segments.map((s) => (
-            <Table.Tr key={s.key} data-testid={`segment-${s.key}`}>
-              <Table.Td>
-                <Text ff="monospace" size="sm">
-                  {s.key}
-                </Text>
-              </Table.Td>
-              <Table.Td>
-                <Text size="sm" lineClamp={2}>
-                  {s.description || <Text span c="dimmed" size="sm">—</Text>}
-                </Text>
-              </Table.Td>
-              <Table.Td>{s.included?.length ?? 0}</Table.Td>
-              <Table.Td>{s.excluded?.length ?? 0}</Table.Td>
-              <Table.Td>
-                <Badge variant="light" color={(s.rules?.length ?? 0) > 0 ? "indigo" : "gray"}>
-                  {s.rules?.length ?? 0}
-                </Badge>
-              </Table.Td>
-              <Table.Td>
-                <Time value={s.updated_at} />
-              </Table.Td>
-              <Table.Td>
-                <Group gap="xs" wrap="nowrap" justify="flex-end">
-                  <Button size="xs" variant="light" onClick={() => onOpen(s)}>
-                    {canEdit ? "Edit" : "View"}
-                    <VisuallyHidden> segment {s.key}</VisuallyHidden>
-                  </Button>
-                  {canEdit && (
-                    <Button size="xs" variant="subtle" color="red" onClick={() => onDelete(s)}>
-                      Delete<VisuallyHidden> segment {s.key}</VisuallyHidden>
-                    </Button>
-                  )}
-                </Group>
-              </Table.Td>
-            </Table.Tr>
-          ))}
-        </Table.Tbody>
-      </Table>
-    </Table.ScrollContainer>
+    <ResourceTable
+      label="Segments"
+      minWidth={760}
+      columns={["Key", "Description", "Included", "Excluded", "Rules", "Updated"]}
+      actions
+    >
+      {segments.map((s) => (
+        <Table.Tr key={s.key} data-testid={`segment-${s.key}`}>
+          <Table.Td>
+            <Text ff="monospace" size="sm">
+              {s.key}
+            </Text>
+          </Table.Td>
+          <Table.Td>
+            <Text size="sm" lineClamp={2}>
+              {s.description || <Text span c="dimmed" size="sm">—</Text>}
+            </Text>
+          </Table.Td>
+          <Table.Td>{s.included?.length ?? 0}</Table.Td>
+          <Table.Td>{s.excluded?.length ?? 0}</Table.Td>
+          <Table.Td>
+            <Badge variant="light" color={(s.rules?.length ?? 0) > 0 ? "indigo" : "gray"}>
+              {s.rules?.length ?? 0}
+            </Badge>
+          </Table.Td>
+          <Table.Td>
+            <Time value={s.updated_at} />
+          </Table.Td>
+          <RowActions>
+            <ActionButton label={canEdit ? "Edit" : "View"} target={`segment ${s.key}`} onClick={() => onOpen(s)} />
+            {canEdit && <ActionButton label="Delete" target={`segment ${s.key}`} danger onClick={() => onDelete(s)} />}
+          </RowActions>
+        </Table.Tr>
+      ))}
+    </ResourceTable>
   );
 }

@@ -31,7 +31,7 @@ export function SignInPage({ reason }: { reason?: string }) {
     <Center mih="100vh" p="md">
       <Paper withBorder shadow="sm" p="xl" w="100%" maw={420} component="form" onSubmit={submit}>
         <Stack>
-          <Title order={2}>Sign in to Halyard</Title>
+          <Title order={1} size="h2">Sign in to Halyard</Title>
           <Text size="sm" c="dimmed">
             Paste an admin token (<code>hal_adm_…</code>). It is exchanged for a session cookie and not kept by this page.
           </Text>

@@ -2,10 +2,11 @@
 // before and after the change.
 import { Fragment, useState } from "react";
 import { Link } from "react-router";
-import { Anchor, Badge, Button, Code, Table, Text, Tooltip } from "@mantine/core";
+import { Anchor, Badge, Button, Code, Table, Text, Tooltip, VisuallyHidden } from "@mantine/core";
 import type { AuditEntry, JsonValue } from "../../api/admin";
 import { JsonDiff } from "../JsonDiff";
-import { Time } from "./format";
+import { ResourceTable } from "../ResourceTable";
+import { formatTime, Time } from "./format";
 
 const ACTION_COLOR: Record<string, string> = { created: "teal", updated: "indigo", deleted: "red", revoked: "red", rotated: "orange", renamed: "indigo" };
 
@@ -56,62 +57,61 @@ export function AuditTable({ entries }: { entries: AuditEntry[] }) {
       return next;
     });
   return (
-    <Table.ScrollContainer minWidth={820}>
-      <Table highlightOnHover verticalSpacing="xs">
-        <Table.Thead>
-          <Table.Tr>
-            <Table.Th>Time</Table.Th>
-            <Table.Th>Actor</Table.Th>
-            <Table.Th>Action</Table.Th>
-            <Table.Th>Target</Table.Th>
-            <Table.Th>Environment</Table.Th>
-            <Table.Th>Changes</Table.Th>
-          </Table.Tr>
-        </Table.Thead>
-        <Table.Tbody>
-          {entries.map((entry) => {
-            const expanded = open.has(entry.id);
-            const panelId = `audit-diff-${entry.id}`;
-            return (
-              <Fragment key={entry.id}>
-                <Table.Tr data-testid={`audit-${entry.id}`}>
-                  <Table.Td style={{ whiteSpace: "nowrap" }}>
-                    <Time value={entry.at} />
-                  </Table.Td>
-                  <Table.Td>
-                    <Tooltip label={`Key id ${entry.actor_id}`}>
-                      <Text span size="sm">
-                        {entry.actor_name}
-                      </Text>
-                    </Tooltip>
-                  </Table.Td>
-                  <Table.Td>
-                    <Badge variant="light" color={actionColor(entry.action)} tt="none">
-                      {entry.action}
-                    </Badge>
-                  </Table.Td>
-                  <Table.Td>
-                    <Target entry={entry} />
-                  </Table.Td>
-                  <Table.Td>{entry.environment ?? <Text span c="dimmed" size="sm">all</Text>}</Table.Td>
-                  <Table.Td>
-                    <Button size="compact-sm" variant={expanded ? "filled" : "light"} aria-expanded={expanded} aria-controls={panelId} onClick={() => toggle(entry.id)}>
-                      Show diff
-                    </Button>
-                  </Table.Td>
-                </Table.Tr>
-                {expanded && (
-                  <Table.Tr id={panelId}>
-                    <Table.Td colSpan={6}>
-                      <JsonDiff before={entry.before} after={entry.after} label="Changes" />
-                    </Table.Td>
-                  </Table.Tr>
-                )}
-              </Fragment>
-            );
-          })}
-        </Table.Tbody>
-      </Table>
-    </Table.ScrollContainer>
+    <ResourceTable
+      label="Audit entries"
+      minWidth={820}
+      columns={["Time", "Actor", "Action", "Target", "Environment", "Changes"]}
+      striped={false}
+      verticalSpacing="xs"
+    >
+      {entries.map((entry) => {
+        const expanded = open.has(entry.id);
+        const panelId = `audit-diff-${entry.id}`;
+        return (
+          <Fragment key={entry.id}>
+            <Table.Tr data-testid={`audit-${entry.id}`}>
+              <Table.Td style={{ whiteSpace: "nowrap" }}>
+                <Time value={entry.at} />
+              </Table.Td>
+              <Table.Td>
+                <Tooltip label={`Key id ${entry.actor_id}`}>
+                  <Text span size="sm">
+                    {entry.actor_name}
+                  </Text>
+                </Tooltip>
+              </Table.Td>
+              <Table.Td>
+                <Badge variant="light" color={actionColor(entry.action)} tt="none">
+                  {entry.action}
+                </Badge>
+              </Table.Td>
+              <Table.Td>
+                <Target entry={entry} />
+              </Table.Td>
+              <Table.Td>{entry.environment ?? <Text span c="dimmed" size="sm">all</Text>}</Table.Td>
+              <Table.Td>
+                <Button
+                  size="compact-sm"
+                  variant={expanded ? "filled" : "light"}
+                  aria-expanded={expanded}
+                  aria-controls={expanded ? panelId : undefined}
+                  onClick={() => toggle(entry.id)}
+                >
+                  Show diff
+                  <VisuallyHidden>{` of ${entry.action} ${targetName(entry) ?? entry.resource_key}, ${formatTime(entry.at)}`}</VisuallyHidden>
+                </Button>
+              </Table.Td>
+            </Table.Tr>
+            {expanded && (
+              <Table.Tr id={panelId}>
+                <Table.Td colSpan={6}>
+                  <JsonDiff before={entry.before} after={entry.after} label="Changes" />
+                </Table.Td>
+              </Table.Tr>
+            )}
+          </Fragment>
+        );
+      })}
+    </ResourceTable>
   );
 }

@@ -1,7 +1,8 @@
 // One clause: attribute, operator, operands, negation. Errors are shown
 // under the field the API (or the local check) names, by path.
-import { Button, Checkbox, Fieldset, Grid, Select, TagsInput, TextInput, VisuallyHidden } from "@mantine/core";
+import { Checkbox, Fieldset, Grid, Select, TagsInput, TextInput } from "@mantine/core";
 import type { Operator } from "../../api/admin";
+import { ActionButton } from "../ActionButton";
 import { OPERATOR_INFO, operandHint, type ClauseDraft, type ValueType } from "./clauses";
 import { fieldError } from "./errors";
 
@@ -115,9 +116,7 @@ export function ClauseEditor({ draft, onChange, onRemove, path, legend, error, r
         </div>
       )}
       {!readOnly && (
-        <Button variant="subtle" color="red" size="compact-sm" mt="xs" onClick={onRemove}>
-          Remove condition<VisuallyHidden> ({legend})</VisuallyHidden>
-        </Button>
+        <ActionButton label="Remove condition" target={`(${legend})`} danger size="compact-sm" mt="xs" onClick={onRemove} />
       )}
     </Fieldset>
   );

@@ -1,18 +1,19 @@
 // Creating and renaming environments (admin role).
 import { useState } from "react";
 import { useQueryClient } from "@tanstack/react-query";
-import { Alert, Button, Group, Modal, Stack, Text, TextInput } from "@mantine/core";
+import { Alert, Text, TextInput } from "@mantine/core";
 import { ApiError } from "../../api/client";
 import { createEnvironment, environmentsKey, renameEnvironment, type Environment } from "../../api/admin";
+import { FormActions, FormError, FormModal, ModalForm } from "../FormModal";
+import { keyFieldError, keyProblem } from "../keySyntax";
+import { useSubmit } from "../useSubmit";
 import { blamesField, errorMessage, fieldError, notifySuccess } from "./errors";
-
-const KEY_SYNTAX = /^[A-Za-z0-9._-]{1,128}$/;
 
 export function CreateEnvironmentModal({ opened, onClose }: { opened: boolean; onClose: () => void }) {
   return (
-    <Modal opened={opened} onClose={onClose} title="New environment" centered>
-      {opened && <CreateForm onClose={onClose} />}
-    </Modal>
+    <FormModal opened={opened} onClose={onClose} title="New environment" centered>
+      <CreateForm onClose={onClose} />
+    </FormModal>
   );
 }
 
@@ -20,35 +21,17 @@ function CreateForm({ onClose }: { onClose: () => void }) {
   const queryClient = useQueryClient();
   const [key, setKey] = useState("");
   const [name, setName] = useState("");
-  const [error, setError] = useState<unknown>(undefined);
-  const [busy, setBusy] = useState(false);
-  const keyProblem = key && !KEY_SYNTAX.test(key) ? "1 to 128 letters, digits, '-', '_' or '.'" : undefined;
-  const keyError =
-    keyProblem ?? fieldError(error, "key") ?? (error instanceof ApiError && error.code === "duplicate_key" ? error.message : undefined);
-
-  async function submit() {
-    setBusy(true);
-    setError(undefined);
-    try {
-      const env = await createEnvironment({ key, name: name.trim() || undefined });
-      await queryClient.invalidateQueries({ queryKey: environmentsKey });
-      notifySuccess(`Environment ${env.key} created; every flag starts disabled in it.`);
-      onClose();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
-  }
+  const { submit, busy, error } = useSubmit(async () => {
+    const env = await createEnvironment({ key, name: name.trim() || undefined });
+    await queryClient.invalidateQueries({ queryKey: environmentsKey });
+    notifySuccess(`Environment ${env.key} created; every flag starts disabled in it.`);
+    onClose();
+  });
+  const ready = !!key && !keyProblem(key);
+  const keyError = keyFieldError(key, error);
 
   return (
-    <Stack
-      component="form"
-      onSubmit={(e) => {
-        e.preventDefault();
-        if (key && !keyProblem) void submit();
-      }}
-    >
+    <ModalForm onSubmit={submit} ready={ready}>
       <TextInput
         label="Key"
         description="Used in URLs, SDK keys and the API; cannot be changed."
@@ -69,28 +52,17 @@ function CreateForm({ onClose }: { onClose: () => void }) {
       <Text size="sm" c="dimmed">
         Every flag gets a configuration in the new environment, disabled.
       </Text>
-      {error !== undefined && !keyError && !blamesField(error, ["name"]) && (
-        <Alert color="red" role="alert" title="Not created">
-          {errorMessage(error)}
-        </Alert>
-      )}
-      <Group justify="flex-end">
-        <Button variant="default" onClick={onClose}>
-          Cancel
-        </Button>
-        <Button type="submit" loading={busy} disabled={!key || !!keyProblem}>
-          Create environment
-        </Button>
-      </Group>
-    </Stack>
+      {error !== undefined && !keyError && !blamesField(error, ["name"]) && <FormError title="Not created" error={error} />}
+      <FormActions onCancel={onClose} submitLabel="Create environment" busy={busy} disabled={!ready} />
+    </ModalForm>
   );
 }
 
 export function RenameEnvironmentModal({ environment, opened, onClose }: { environment: Environment | null; opened: boolean; onClose: () => void }) {
   return (
-    <Modal opened={opened} onClose={onClose} title={`Edit environment ${environment?.key ?? ""}`} centered>
-      {opened && environment && <RenameForm environment={environment} onClose={onClose} />}
-    </Modal>
+    <FormModal opened={opened} onClose={onClose} title={`Edit environment ${environment?.key ?? ""}`} centered>
+      {environment && <RenameForm environment={environment} onClose={onClose} />}
+    </FormModal>
   );
 }
 
@@ -99,33 +71,16 @@ function RenameForm({ environment, onClose }: { environment: Environment; onClos
   const [name, setName] = useState(environment.name);
   // The version the rename is based on: the one shown when the dialog opened.
   const [base] = useState(environment);
-  const [error, setError] = useState<unknown>(undefined);
-  const [busy, setBusy] = useState(false);
-
-  async function submit() {
-    setBusy(true);
-    setError(undefined);
-    try {
-      await renameEnvironment(base, name.trim());
-      await queryClient.invalidateQueries({ queryKey: environmentsKey });
-      notifySuccess(`Environment ${base.key} renamed to “${name.trim()}”.`);
-      onClose();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
-  }
+  const { submit, busy, error } = useSubmit(async () => {
+    await renameEnvironment(base, name.trim());
+    await queryClient.invalidateQueries({ queryKey: environmentsKey });
+    notifySuccess(`Environment ${base.key} renamed to “${name.trim()}”.`);
+    onClose();
+  });
 
   const conflict = error instanceof ApiError && error.code === "version_conflict";
   return (
-    <Stack
-      component="form"
-      onSubmit={(e) => {
-        e.preventDefault();
-        if (name.trim()) void submit();
-      }}
-    >
+    <ModalForm onSubmit={submit} ready={!!name.trim()}>
       <TextInput
         label="Name"
         value={name}
@@ -141,14 +96,7 @@ function RenameForm({ environment, onClose }: { environment: Environment; onClos
             : errorMessage(error)}
         </Alert>
       )}
-      <Group justify="flex-end">
-        <Button variant="default" onClick={onClose}>
-          Cancel
-        </Button>
-        <Button type="submit" loading={busy} disabled={!name.trim() || name.trim() === base.name}>
-          Rename
-        </Button>
-      </Group>
-    </Stack>
+      <FormActions onCancel={onClose} submitLabel="Rename" busy={busy} disabled={!name.trim() || name.trim() === base.name} />
+    </ModalForm>
   );
 }

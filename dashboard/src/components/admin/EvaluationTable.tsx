@@ -3,6 +3,7 @@
 import { Link } from "react-router";
 import { Anchor, Badge, Code, Group, Table, Text } from "@mantine/core";
 import type { EvaluationResult, Reason } from "../../api/admin";
+import { ResourceTable } from "../ResourceTable";
 
 const REASON_COLOR: Record<Reason, string> = {
   TARGETING_MATCH: "indigo",
@@ -62,41 +63,35 @@ function ReasonCell({ result }: { result: EvaluationResult }) {
 
 export function EvaluationTable({ results }: { results: [string, EvaluationResult][] }) {
   return (
-    <Table.ScrollContainer minWidth={680}>
-      <Table striped verticalSpacing="xs">
-        <Table.Thead>
-          <Table.Tr>
-            <Table.Th>Flag</Table.Th>
-            <Table.Th>Value</Table.Th>
-            <Table.Th>Variation</Table.Th>
-            <Table.Th>Reason</Table.Th>
-          </Table.Tr>
-        </Table.Thead>
-        <Table.Tbody>
-          {results.map(([key, result]) => (
-            <Table.Tr key={key} data-testid={`result-${key}`} data-reason={result.reason}>
-              <Table.Td>
-                <Anchor component={Link} to={`/flags/${encodeURIComponent(key)}`} ff="monospace" size="sm">
-                  {key}
-                </Anchor>
-              </Table.Td>
-              <Table.Td>
-                {result.reason === "ERROR" ? (
-                  <Text span c="dimmed" size="sm">
-                    no value
-                  </Text>
-                ) : (
-                  <Code style={{ whiteSpace: "pre-wrap", wordBreak: "break-word" }}>{JSON.stringify(result.value)}</Code>
-                )}
-              </Table.Td>
-              <Table.Td>{result.variation ?? <Text span c="dimmed" size="sm">—</Text>}</Table.Td>
-              <Table.Td>
-                <ReasonCell result={result} />
-              </Table.Td>
-            </Table.Tr>
-          ))}
-        </Table.Tbody>
-      </Table>
-    </Table.ScrollContainer>
+    <ResourceTable
+      label="Evaluation results"
+      minWidth={680}
+      columns={["Flag", "Value", "Variation", "Reason"]}
+      highlightOnHover={false}
+      verticalSpacing="xs"
+    >
+      {results.map(([key, result]) => (
+        <Table.Tr key={key} data-testid={`result-${key}`} data-reason={result.reason}>
+          <Table.Td>
+            <Anchor component={Link} to={`/flags/${encodeURIComponent(key)}`} ff="monospace" size="sm">
+              {key}
+            </Anchor>
+          </Table.Td>
+          <Table.Td>
+            {result.reason === "ERROR" ? (
+              <Text span c="dimmed" size="sm">
+                no value
+              </Text>
+            ) : (
+              <Code style={{ whiteSpace: "pre-wrap", wordBreak: "break-word" }}>{JSON.stringify(result.value)}</Code>
+            )}
+          </Table.Td>
+          <Table.Td>{result.variation ?? <Text span c="dimmed" size="sm">—</Text>}</Table.Td>
+          <Table.Td>
+            <ReasonCell result={result} />
+          </Table.Td>
+        </Table.Tr>
+      ))}
+    </ResourceTable>
   );
 }

@@ -3,7 +3,7 @@ import { useState } from "react";
 import { useQueryClient } from "@tanstack/react-query";
 import { NumberInput, Stack, Text } from "@mantine/core";
 import { DEFAULT_GRACE_SECONDS, MAX_GRACE_SECONDS, keysKey, revokeKey, rotateKey, type CreatedKey, type KeyView } from "../../api/admin";
-import { ConfirmModal } from "./ConfirmModal";
+import { ConfirmModal } from "../ConfirmModal";
 import { notifySuccess } from "./errors";
 
 function describe(key: KeyView): string {

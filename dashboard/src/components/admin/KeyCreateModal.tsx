@@ -3,9 +3,11 @@
 // caller once, to show in PlaintextKeyModal; it is not kept here.
 import { useState } from "react";
 import { useQueryClient } from "@tanstack/react-query";
-import { Alert, Button, Group, Modal, Select, Stack, Text, TextInput } from "@mantine/core";
+import { Select, Text, TextInput } from "@mantine/core";
 import { createKey, keysKey, useEnvironments, type CreatedKey, type CreateKeyBody, type KeyKind } from "../../api/admin";
 import type { Role } from "../../api/session";
+import { FormActions, FormError, FormModal, ModalForm } from "../FormModal";
+import { useSubmit } from "../useSubmit";
 import { blamesField, errorMessage, fieldError } from "./errors";
 import { localInputToIso } from "./format";
 
@@ -30,9 +32,9 @@ interface Props {
 
 export function KeyCreateModal({ opened, onClose, onCreated }: Props) {
   return (
-    <Modal opened={opened} onClose={onClose} title="Create key" centered size="lg">
-      {opened && <CreateKeyForm onClose={onClose} onCreated={onCreated} />}
-    </Modal>
+    <FormModal opened={opened} onClose={onClose} title="Create key" centered size="lg">
+      <CreateKeyForm onClose={onClose} onCreated={onCreated} />
+    </FormModal>
   );
 }
 
@@ -44,8 +46,6 @@ function CreateKeyForm({ onClose, onCreated }: Omit<Props, "opened">) {
   const [role, setRole] = useState<Role | null>("viewer");
   const [environment, setEnvironment] = useState<string | null>(null);
   const [expires, setExpires] = useState("");
-  const [error, setError] = useState<unknown>(undefined);
-  const [busy, setBusy] = useState(false);
 
   const needsRole = kind === "admin";
   const needsEnv = kind === "server" || kind === "client";
@@ -55,33 +55,19 @@ function CreateKeyForm({ onClose, onCreated }: Omit<Props, "opened">) {
   const expiresProblem =
     expires && !expiresIso ? "Not a date and time" : expiresIso && new Date(expiresIso) <= new Date() ? "Must be in the future" : undefined;
 
-  async function submit() {
+  const { submit, busy, error } = useSubmit(async () => {
     const body: CreateKeyBody = { name: name.trim(), kind };
     if (needsRole && role) body.role = role;
     if (needsEnv && selectedEnv) body.environment = selectedEnv;
     if (expiresIso) body.expires_at = expiresIso;
-    setBusy(true);
-    setError(undefined);
-    try {
-      const created = await createKey(body);
-      await queryClient.invalidateQueries({ queryKey: keysKey });
-      onCreated(created);
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
-  }
+    const created = await createKey(body);
+    await queryClient.invalidateQueries({ queryKey: keysKey });
+    onCreated(created);
+  });
 
-  const ready = name.trim() && (!needsRole || role) && (!needsEnv || selectedEnv) && !expiresProblem;
+  const ready = !!name.trim() && (!needsRole || !!role) && (!needsEnv || !!selectedEnv) && !expiresProblem;
   return (
-    <Stack
-      component="form"
-      onSubmit={(e) => {
-        e.preventDefault();
-        if (ready) void submit();
-      }}
-    >
+    <ModalForm onSubmit={submit} ready={ready}>
       <TextInput
         label="Name"
         description={needsRole ? "Shown as the actor in the audit log." : "What uses it, e.g. checkout-service."}
@@ -137,18 +123,9 @@ function CreateKeyForm({ onClose, onCreated }: Omit<Props, "opened">) {
         </Text>
       )}
       {error !== undefined && !blamesField(error, ["name", "kind", "role", "environment", "expires_at"]) && (
-        <Alert color="red" role="alert" title="Not created">
-          {errorMessage(error)}
-        </Alert>
+        <FormError title="Not created" error={error} />
       )}
-      <Group justify="flex-end">
-        <Button variant="default" onClick={onClose}>
-          Cancel
-        </Button>
-        <Button type="submit" loading={busy} disabled={!ready}>
-          Generate key
-        </Button>
-      </Group>
-    </Stack>
+      <FormActions onCancel={onClose} submitLabel="Generate key" busy={busy} disabled={!ready} />
+    </ModalForm>
   );
 }

@@ -2,12 +2,12 @@
 // editor, which opens right after.
 import { useState } from "react";
 import { useQueryClient } from "@tanstack/react-query";
-import { Alert, Button, Group, Modal, Stack, Text, TextInput } from "@mantine/core";
-import { ApiError } from "../../api/client";
+import { Text, TextInput } from "@mantine/core";
 import { createSegment, segmentsKey, type Segment } from "../../api/admin";
-import { blamesField, errorMessage, fieldError, notifySuccess } from "./errors";
-
-const KEY_SYNTAX = /^[A-Za-z0-9._-]{1,128}$/;
+import { FormActions, FormError, FormModal, ModalForm } from "../FormModal";
+import { keyFieldError, keyProblem } from "../keySyntax";
+import { useSubmit } from "../useSubmit";
+import { blamesField, fieldError, notifySuccess } from "./errors";
 
 interface Props {
   env: string;
@@ -18,9 +18,9 @@ interface Props {
 
 export function SegmentCreateModal({ env, opened, onClose, onCreated }: Props) {
   return (
-    <Modal opened={opened} onClose={onClose} title="New segment" centered>
-      {opened && <CreateForm env={env} onClose={onClose} onCreated={onCreated} />}
-    </Modal>
+    <FormModal opened={opened} onClose={onClose} title="New segment" centered>
+      <CreateForm env={env} onClose={onClose} onCreated={onCreated} />
+    </FormModal>
   );
 }
 
@@ -28,35 +28,17 @@ function CreateForm({ env, onClose, onCreated }: Omit<Props, "opened">) {
   const queryClient = useQueryClient();
   const [key, setKey] = useState("");
   const [description, setDescription] = useState("");
-  const [error, setError] = useState<unknown>(undefined);
-  const [busy, setBusy] = useState(false);
-  const keyProblem = key && !KEY_SYNTAX.test(key) ? "1 to 128 letters, digits, '-', '_' or '.'" : undefined;
-
-  async function submit() {
-    setBusy(true);
-    setError(undefined);
-    try {
-      const created = await createSegment(env, { key, description });
-      await queryClient.invalidateQueries({ queryKey: segmentsKey(env) });
-      notifySuccess(`Segment ${created.key} created in ${env}.`);
-      onCreated(created);
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
-  }
-
-  const keyError = keyProblem ?? fieldError(error, "key") ?? (error instanceof ApiError && error.code === "duplicate_key" ? error.message : undefined);
+  const { submit, busy, error } = useSubmit(async () => {
+    const created = await createSegment(env, { key, description });
+    await queryClient.invalidateQueries({ queryKey: segmentsKey(env) });
+    notifySuccess(`Segment ${created.key} created in ${env}.`);
+    onCreated(created);
+  });
+  const ready = !!key && !keyProblem(key);
+  const keyError = keyFieldError(key, error);
 
   return (
-    <Stack
-      component="form"
-      onSubmit={(e) => {
-        e.preventDefault();
-        if (!keyProblem && key) void submit();
-      }}
-    >
+    <ModalForm onSubmit={submit} ready={ready}>
       <Text size="sm" c="dimmed">
         In environment <b>{env}</b>. Add users and rules after creating it.
       </Text>
@@ -75,19 +57,8 @@ function CreateForm({ env, onClose, onCreated }: Omit<Props, "opened">) {
         onChange={(e) => setDescription(e.currentTarget.value)}
         error={fieldError(error, "description")}
       />
-      {error !== undefined && !keyError && !blamesField(error, ["description"]) && (
-        <Alert color="red" role="alert" title="Not created">
-          {errorMessage(error)}
-        </Alert>
-      )}
-      <Group justify="flex-end">
-        <Button variant="default" onClick={onClose}>
-          Cancel
-        </Button>
-        <Button type="submit" loading={busy} disabled={!key || !!keyProblem}>
-          Create segment
-        </Button>
-      </Group>
-    </Stack>
+      {error !== undefined && !keyError && !blamesField(error, ["description"]) && <FormError title="Not created" error={error} />}
+      <FormActions onCancel={onClose} submitLabel="Create segment" busy={busy} disabled={!ready} />
+    </ModalForm>
   );
 }

@@ -6,8 +6,8 @@ import { Alert, Anchor, List, Text } from "@mantine/core";
 import { Link } from "react-router";
 import { ApiError } from "../../api/client";
 import { deleteSegment, flagsUsingSegment, segmentsKey } from "../../api/admin";
-import { ConfirmModal } from "./ConfirmModal";
-import { errorMessage, notifySuccess } from "./errors";
+import { ConfirmModal } from "../ConfirmModal";
+import { notifySuccess } from "./errors";
 
 function FlagLinks({ flags, env }: { flags: string[]; env: string }) {
   return (
@@ -62,6 +62,7 @@ export function SegmentDeleteModal({ env, segmentKey, opened, onClose }: Props) 
         await queryClient.invalidateQueries({ queryKey: segmentsKey(env) });
         notifySuccess(`Segment ${segmentKey} deleted from ${env}.`);
       }}
+      errorTitle="Not deleted"
       renderError={(err) =>
         err instanceof ApiError && err.code === "in_use" ? (
           <Alert color="red" role="alert" title="This segment is still in use">
@@ -70,11 +71,7 @@ export function SegmentDeleteModal({ env, segmentKey, opened, onClose }: Props) 
             </Text>
             <FlagLinks flags={users.length ? users : usersFromMessage(err.message)} env={env} />
           </Alert>
-        ) : (
-          <Alert color="red" role="alert" title="Not deleted">
-            {errorMessage(err)}
-          </Alert>
-        )
+        ) : null
       }
     >
       <Text size="sm">

@@ -6,10 +6,11 @@ import { useQueryClient } from "@tanstack/react-query";
 import { Alert, Button, Group, Modal, Stack, TagsInput, Text, Textarea } from "@mantine/core";
 import { ApiError } from "../../api/client";
 import { readSegment, segmentsKey, updateSegment, type Segment, type SegmentInput } from "../../api/admin";
+import { FormActions, FormError, ModalForm } from "../FormModal";
 import { JsonDiff } from "../JsonDiff";
 import { SegmentRulesEditor } from "./SegmentRulesEditor";
 import { DraftError, draftToRule, ruleToDraft, type RuleDraft } from "./clauses";
-import { blamesField, errorMessage, fieldError, notifySuccess } from "./errors";
+import { blamesField, fieldError, notifySuccess } from "./errors";
 
 interface Props {
   env: string;
@@ -115,13 +116,7 @@ function SegmentForm({ env, latest, onClose, readOnly }: { env: string; latest: 
   const placed = blamesField(error, ["description", "included", "excluded", "rules"]);
 
   return (
-    <Stack
-      component="form"
-      onSubmit={(e) => {
-        e.preventDefault();
-        if (!readOnly) void save(baseVersion);
-      }}
-    >
+    <ModalForm onSubmit={() => save(baseVersion)} ready={!readOnly}>
       {readOnly && (
         <Alert color="gray">Read only: your role can view segments but not change them.</Alert>
       )}
@@ -187,27 +182,20 @@ function SegmentForm({ env, latest, onClose, readOnly }: { env: string; latest: 
           </Stack>
         </Alert>
       )}
-      {error !== undefined && !placed && !conflict && (
-        <Alert color="red" role="alert" title="Not saved">
-          {errorMessage(error)}
-        </Alert>
-      )}
+      {error !== undefined && !placed && !conflict && <FormError title="Not saved" error={error} />}
       {error !== undefined && placed && (
         <Text c="red" size="sm" role="alert">
           Not saved: fix the field marked above.
         </Text>
       )}
 
-      <Group justify="flex-end">
-        <Button variant="default" onClick={onClose}>
-          {readOnly ? "Close" : "Cancel"}
-        </Button>
-        {!readOnly && (
-          <Button type="submit" loading={saving} disabled={!!conflict}>
-            Save segment
-          </Button>
-        )}
-      </Group>
-    </Stack>
+      <FormActions
+        onCancel={onClose}
+        cancelLabel={readOnly ? "Close" : "Cancel"}
+        submitLabel={readOnly ? undefined : "Save segment"}
+        busy={saving}
+        disabled={!!conflict}
+      />
+    </ModalForm>
   );
 }

@@ -1,8 +1,9 @@
 // One clause of a rule: attribute, operator, operands, negation.
 import { useState } from "react";
-import { Autocomplete, Button, Checkbox, Group, MultiSelect, Paper, Select, Text } from "@mantine/core";
+import { Autocomplete, Checkbox, Group, MultiSelect, Paper, Select, Text } from "@mantine/core";
 import type { Clause, JsonValue, Operator } from "../../api/model";
 import { OPERATORS, operatorInfo } from "../../api/model";
+import { ActionButton } from "../ActionButton";
 import { useFieldError } from "./FieldErrors";
 import { inValueType, operandProblem, operandText, parseOperand, type InValueType } from "./format";
 import { COMBOBOX_PROPS } from "./combobox";
@@ -59,12 +60,13 @@ interface Props {
   /** Error path, e.g. `rules[0].clauses[1]`. */
   path: string;
   index: number;
+  ruleIndex: number;
   segmentKeys: readonly string[];
   attributeSuggestions: readonly string[];
   disabled?: boolean;
 }
 
-export function ClauseEditor({ clause, onChange, onRemove, path, index, segmentKeys, attributeSuggestions, disabled }: Props) {
+export function ClauseEditor({ clause, onChange, onRemove, path, index, ruleIndex, segmentKeys, attributeSuggestions, disabled }: Props) {
   const info = operatorInfo(clause.operator);
   const attributeError = useFieldError(`${path}.attribute`);
   const operatorError = useFieldError(`${path}.operator`);
@@ -191,9 +193,7 @@ export function ClauseEditor({ clause, onChange, onRemove, path, index, segmentK
           mt={32}
         />
         {!disabled && (
-          <Button variant="subtle" color="red" size="xs" mt={28} onClick={onRemove}>
-            Remove clause
-          </Button>
+          <ActionButton label="Remove clause" target={`${index + 1} of rule ${ruleIndex + 1}`} danger mt={28} onClick={onRemove} />
         )}
       </Group>
     </Paper>

@@ -1,11 +1,12 @@
 // Copy one environment's saved configuration of a flag to another
 // environment, with a preview of what changes there.
 import { useState } from "react";
-import { Alert, Button, Group, Modal, Select, Stack, Text } from "@mantine/core";
+import { Alert, Modal, Select, Stack, Text } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
 import { ApiError } from "../../api/client";
 import type { Environment, FlagConfig } from "../../api/model";
 import { usePutFlagConfig } from "../../api/model";
+import { FormActions, FormError } from "../FormModal";
 import { JsonDiff } from "../JsonDiff";
 import { withoutVersion } from "./format";
 import { COMBOBOX_PROPS } from "./combobox";
@@ -89,25 +90,14 @@ export function CopyConfigModal({ opened, onClose, flagKey, source, config, envi
         {target && current && (
           <Stack gap={4}>
             <Text size="sm" fw={500}>
-              Changes in {targetName} (red: now, green: after the copy)
+              Changes in {targetName} (lines marked − in red: now; + in green: after the copy)
             </Text>
             <JsonDiff before={withoutVersion(current)} after={withoutVersion(config)} label="Copy preview" />
           </Stack>
         )}
         {target && !current && <Text size="sm">{targetName} has no configuration of this flag yet.</Text>}
-        {error && (
-          <Alert color="red" role="alert" title="Not copied">
-            {error}
-          </Alert>
-        )}
-        <Group justify="flex-end">
-          <Button variant="default" onClick={close}>
-            Cancel
-          </Button>
-          <Button onClick={copy} disabled={!target || !current} loading={put.isPending}>
-            Copy
-          </Button>
-        </Group>
+        {error && <FormError title="Not copied" error={error} />}
+        <FormActions onCancel={close} submitLabel="Copy" onSubmit={copy} busy={put.isPending} disabled={!target || !current} />
       </Stack>
     </Modal>
   );

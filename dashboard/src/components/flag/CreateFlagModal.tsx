@@ -1,17 +1,17 @@
 // "New flag": key, description, tags, kind and (except for booleans)
 // variations. API validation errors appear next to the field they name.
 import { useState } from "react";
-import { Alert, Button, Group, Modal, Select, Stack, Text, TextInput, Textarea } from "@mantine/core";
+import { Select, Stack, Text, TextInput, Textarea } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
 import { ApiError } from "../../api/client";
 import type { FlagKind, Variation } from "../../api/model";
 import { FLAG_KINDS, useCreateFlag } from "../../api/model";
+import { FormActions, FormError, FormModal, ModalForm } from "../FormModal";
+import { isValidKey, KEY_SYNTAX_HINT } from "../keySyntax";
 import { currentError, FieldErrorProvider, messageWithoutPath, pathUnder, valueAtPath, type FieldError } from "./FieldErrors";
 import { defaultVariations, VariationsEditor } from "./VariationsEditor";
 import { COMBOBOX_PROPS } from "./combobox";
 import { FreeTagsInput } from "./FreeTagsInput";
-
-const KEY_PATTERN = /^[A-Za-z0-9._-]{1,128}$/;
 
 interface Props {
   opened: boolean;
@@ -20,6 +20,14 @@ interface Props {
 }
 
 export function CreateFlagModal({ opened, onClose, onCreated }: Props) {
+  return (
+    <FormModal opened={opened} onClose={onClose} title="New flag" size="lg">
+      <CreateFlagForm onClose={onClose} onCreated={onCreated} />
+    </FormModal>
+  );
+}
+
+function CreateFlagForm({ onClose, onCreated }: Omit<Props, "opened">) {
   const [key, setKey] = useState("");
   const [description, setDescription] = useState("");
   const [tags, setTags] = useState<string[]>([]);
@@ -29,20 +37,6 @@ export function CreateFlagModal({ opened, onClose, onCreated }: Props) {
   const [error, setError] = useState<FieldError | null>(null);
   const create = useCreateFlag();
 
-  const reset = () => {
-    setKey("");
-    setDescription("");
-    setTags([]);
-    setKind("boolean");
-    setVariations(defaultVariations("boolean"));
-    setError(null);
-    create.reset();
-  };
-  const close = () => {
-    reset();
-    onClose();
-  };
-
   // A field's error disappears once that field is changed.
   const shownError = currentError(error, { key, description, kind, tags, variations });
   const at = (field: string) => (shownError && pathUnder(shownError.path, field) ? shownError.message : undefined);
@@ -50,8 +44,8 @@ export function CreateFlagModal({ opened, onClose, onCreated }: Props) {
 
   const submit = () => {
     setError(null);
-    if (!KEY_PATTERN.test(key)) {
-      setError({ path: "key", message: "1 to 128 characters: letters, digits, '.', '_' or '-'", value: JSON.stringify(key) });
+    if (!isValidKey(key)) {
+      setError({ path: "key", message: KEY_SYNTAX_HINT, value: JSON.stringify(key) });
       return;
     }
     const body = { key, description, kind, tags, variations: kind === "boolean" ? undefined : variations };
@@ -60,7 +54,6 @@ export function CreateFlagModal({ opened, onClose, onCreated }: Props) {
       {
         onSuccess: (view) => {
           notifications.show({ color: "teal", title: "Flag created", message: `${view.flag.key} is off in every environment.` });
-          reset();
           onCreated(view.flag.key);
         },
         onError: (err) => {
@@ -78,88 +71,73 @@ export function CreateFlagModal({ opened, onClose, onCreated }: Props) {
   };
 
   return (
-    <Modal opened={opened} onClose={close} title="New flag" size="lg">
-      <form
-        onSubmit={(e) => {
-          e.preventDefault();
-          submit();
+    <ModalForm onSubmit={submit}>
+      <TextInput
+        label="Key"
+        description="Used by the SDKs; cannot be changed later"
+        placeholder="checkout-redesign"
+        value={key}
+        onChange={(e) => setKey(e.currentTarget.value)}
+        error={at("key")}
+        required
+        autoComplete="off"
+        data-autofocus
+      />
+      <Textarea
+        label="Description"
+        value={description}
+        onChange={(e) => setDescription(e.currentTarget.value)}
+        error={at("description")}
+        autosize
+        minRows={2}
+      />
+      <FreeTagsInput
+        label="Tags"
+        placeholder="Type a tag, press Enter"
+        value={tags}
+        onChange={setTags}
+        error={at("tags")}
+        clearable
+      />
+      <Select
+        comboboxProps={COMBOBOX_PROPS}
+        label="Kind"
+        data={FLAG_KINDS.map((k) => ({ value: k, label: k }))}
+        value={kind}
+        onChange={(k) => {
+          if (!k) return;
+          setKind(k as FlagKind);
+          setVariations(defaultVariations(k as FlagKind));
         }}
-      >
-        <Stack>
-          <TextInput
-            label="Key"
-            description="Used by the SDKs; cannot be changed later"
-            placeholder="checkout-redesign"
-            value={key}
-            onChange={(e) => setKey(e.currentTarget.value)}
-            error={at("key")}
-            required
-            autoComplete="off"
-            data-autofocus
-          />
-          <Textarea
-            label="Description"
-            value={description}
-            onChange={(e) => setDescription(e.currentTarget.value)}
-            error={at("description")}
-            autosize
-            minRows={2}
-          />
-          <FreeTagsInput
-            label="Tags"
-            placeholder="Type a tag, press Enter"
-            value={tags}
-            onChange={setTags}
-            error={at("tags")}
-            clearable
-          />
-          <Select
-            comboboxProps={COMBOBOX_PROPS}
-            label="Kind"
-            data={FLAG_KINDS.map((k) => ({ value: k, label: k }))}
-            value={kind}
-            onChange={(k) => {
-              if (!k) return;
-              setKind(k as FlagKind);
-              setVariations(defaultVariations(k as FlagKind));
-            }}
-            allowDeselect={false}
-            error={at("kind")}
-          />
-          {kind === "boolean" ? (
-            <Text size="sm" c="dimmed">
-              Variations: true and false.
-            </Text>
-          ) : (
-            <Stack gap={4}>
-              <Text size="sm" fw={500}>
-                Variations
-              </Text>
-              <FieldErrorProvider error={shownError}>
-                <VariationsEditor
-                  variations={variations}
-                  onChange={setVariations}
-                  kind={kind}
-                  onValidityChange={setVariationsValid}
-                />
-              </FieldErrorProvider>
-            </Stack>
-          )}
-          {error && !mapped && (
-            <Alert color="red" role="alert" title="Not created">
-              {error.path ? `${error.path}: ${error.message}` : error.message}
-            </Alert>
-          )}
-          <Group justify="flex-end">
-            <Button variant="default" onClick={close}>
-              Cancel
-            </Button>
-            <Button type="submit" loading={create.isPending} disabled={kind !== "boolean" && !variationsValid}>
-              Create flag
-            </Button>
-          </Group>
+        allowDeselect={false}
+        error={at("kind")}
+      />
+      {kind === "boolean" ? (
+        <Text size="sm" c="dimmed">
+          Variations: true and false.
+        </Text>
+      ) : (
+        <Stack gap={4}>
+          <Text size="sm" fw={500}>
+            Variations
+          </Text>
+          <FieldErrorProvider error={shownError}>
+            <VariationsEditor
+              variations={variations}
+              onChange={setVariations}
+              kind={kind}
+              onValidityChange={setVariationsValid}
+            />
+          </FieldErrorProvider>
         </Stack>
-      </form>
-    </Modal>
+      )}
+      {error && !mapped && <FormError title="Not created" error={error.path ? `${error.path}: ${error.message}` : error.message} />}
+      <FormActions
+        onCancel={onClose}
+        submitLabel="Create flag"
+        busy={create.isPending}
+        disabled={kind !== "boolean" && !variationsValid}
+      />
+    </ModalForm>
   );
 }

@@ -1,15 +1,16 @@
 // The flag's definition, shared by every environment: description, tags
 // and variations, saved with the definition's version (If-Match).
 import { useState } from "react";
-import { Alert, Button, Group, Paper, Stack, Text, Textarea, Title } from "@mantine/core";
+import { Button, Group, Paper, Stack, Text, Textarea, Title } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
 import { useQueryClient } from "@tanstack/react-query";
 import { ApiError } from "../../api/client";
 import type { DefinitionView, Flag, Variation } from "../../api/model";
 import { fetchDefinition, queryKeys, usePatchFlag } from "../../api/model";
-import { ConflictAlert } from "./ConflictAlert";
+import { FormError } from "../FormModal";
+import { jsonEqual } from "../json";
+import { ChangedElsewhere, ConflictAlert } from "./ConflictAlert";
 import { currentError, FieldErrorProvider, messageWithoutPath, pathUnder, valueAtPath, type FieldError } from "./FieldErrors";
-import { jsonEqual } from "./format";
 import { VariationsEditor } from "./VariationsEditor";
 import { FreeTagsInput } from "./FreeTagsInput";
 
@@ -93,25 +94,15 @@ export function DefinitionEditor({ flag, canEdit }: { flag: Flag; canEdit: boole
     <Paper withBorder p="md">
       <Stack gap="sm">
         <Group justify="space-between">
-          <Title order={4}>Details</Title>
+          <Title order={2} size="h4">Details</Title>
           <Text size="sm" c="dimmed">
             Shared by every environment
           </Text>
         </Group>
         {changedElsewhere && (
-          <Alert color="blue" title="This flag changed elsewhere">
-            <Group justify="space-between" gap="sm">
-              <Text size="sm">Its details were changed after you started editing; your edits are kept.</Text>
-              <Group gap="xs">
-                <Button size="xs" variant="default" onClick={() => setConflict(flag)}>
-                  Review changes
-                </Button>
-                <Button size="xs" variant="subtle" onClick={discard}>
-                  Discard my changes
-                </Button>
-              </Group>
-            </Group>
-          </Alert>
+          <ChangedElsewhere onReview={() => setConflict(flag)} onDiscard={discard}>
+            Its details were changed after you started editing; your edits are kept.
+          </ChangedElsewhere>
         )}
         <Textarea
           label="Description"
@@ -156,11 +147,7 @@ export function DefinitionEditor({ flag, canEdit }: { flag: Flag; canEdit: boole
             }}
           />
         )}
-        {unmapped && (
-          <Alert color="red" role="alert" title="Not saved">
-            {unmapped}
-          </Alert>
-        )}
+        {unmapped && <FormError title="Not saved" error={unmapped} />}
         {canEdit && (
           <Group gap="sm">
             <Button onClick={save} disabled={!dirty || !valid || !!conflict} loading={patch.isPending}>

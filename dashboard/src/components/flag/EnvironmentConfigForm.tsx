@@ -4,13 +4,14 @@
 // configuration as it changes live; once edited, changes made elsewhere are
 // announced, never merged in.
 import { useEffect, useState } from "react";
-import { Alert, Badge, Button, Divider, Fieldset, Group, Paper, Select, Stack, Switch, Text } from "@mantine/core";
+import { Badge, Button, Divider, Fieldset, Group, Paper, Select, Stack, Switch, Text } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
 import { useQueryClient } from "@tanstack/react-query";
 import { ApiError } from "../../api/client";
 import type { DefinitionView, Environment, Flag, FlagConfig } from "../../api/model";
 import { fetchEnvironmentFlag, isRollout, queryKeys, totalWeight, usePutFlagConfig, useSegmentList } from "../../api/model";
-import { ConflictAlert } from "./ConflictAlert";
+import { FormError } from "../FormModal";
+import { ChangedElsewhere, ConflictAlert } from "./ConflictAlert";
 import { CopyConfigModal } from "./CopyConfigModal";
 import { currentError, FieldErrorProvider, isMappedPath, valueAtPath, messageWithoutPath, normalizeErrorPath, useFieldError, type FieldError } from "./FieldErrors";
 import { sameConfig, variationOptions, withoutVersion } from "./format";
@@ -150,19 +151,9 @@ export function EnvironmentConfigForm({ flag, env, environments, configs, draft,
           </Badge>
         )}
         {changedElsewhere && (
-          <Alert color="blue" title="This flag changed elsewhere" data-testid="changed-elsewhere">
-            <Group justify="space-between" gap="sm">
-              <Text size="sm">Your unsaved changes are kept. Saving them will ask you to resolve the conflict.</Text>
-              <Group gap="xs">
-                <Button size="xs" variant="default" onClick={() => setConflict(stored)}>
-                  Review changes
-                </Button>
-                <Button size="xs" variant="subtle" onClick={discard}>
-                  Discard my changes
-                </Button>
-              </Group>
-            </Group>
-          </Alert>
+          <ChangedElsewhere onReview={() => setConflict(stored)} onDiscard={discard} data-testid="changed-elsewhere">
+            Your unsaved changes are kept. Saving them will ask you to resolve the conflict.
+          </ChangedElsewhere>
         )}
 
         <Group align="flex-end" gap="xl" wrap="wrap">
@@ -228,11 +219,7 @@ export function EnvironmentConfigForm({ flag, env, environments, configs, draft,
             }}
           />
         )}
-        {(unmapped || otherError) && (
-          <Alert color="red" title="Not saved" role="alert">
-            {unmapped ?? otherError}
-          </Alert>
-        )}
+        {(unmapped || otherError) && <FormError title="Not saved" error={unmapped ?? otherError} />}
 
         {canEdit && (
           <Paper withBorder p="sm" pos="sticky" bottom={0} style={{ zIndex: 2 }}>

@@ -2,6 +2,7 @@
 import { Button, Group, Paper, Select, Stack, Text, Title } from "@mantine/core";
 import type { Prerequisite, Variation } from "../../api/model";
 import { useFlagList } from "../../api/model";
+import { ActionButton } from "../ActionButton";
 import { useFieldError } from "./FieldErrors";
 import { variationOptions } from "./format";
 import { COMBOBOX_PROPS } from "./combobox";
@@ -23,7 +24,7 @@ export function PrerequisitesEditor({ prerequisites, onChange, env, flagKey, dis
 
   return (
     <Stack gap="xs">
-      <Title order={4}>Prerequisites</Title>
+      <Title order={2} size="h4">Prerequisites</Title>
       <Text size="sm" c="dimmed">
         Other flags that must be on and serve the given variation; otherwise this flag serves its off variation.
       </Text>
@@ -127,11 +128,7 @@ function PrerequisiteRow({
           disabled={disabled || !prerequisite.flag}
           miw={180}
         />
-        {!disabled && (
-          <Button variant="subtle" color="red" size="xs" mt={28} onClick={onRemove}>
-            Remove prerequisite
-          </Button>
-        )}
+        {!disabled && <ActionButton label="Remove prerequisite" target={`${index + 1}`} danger mt={28} onClick={onRemove} />}
       </Group>
     </Paper>
   );

@@ -2,6 +2,7 @@
 // matching users get. Rules can be added, removed and reordered.
 import { ActionIcon, Badge, Button, Group, Paper, Stack, Text, TextInput, Title, Tooltip } from "@mantine/core";
 import type { Clause, FlagKind, Rule, Variation } from "../../api/model";
+import { ActionButton } from "../ActionButton";
 import { ClauseEditor } from "./ClauseEditor";
 import { useFieldError } from "./FieldErrors";
 import { ServeControl } from "./ServeControl";
@@ -49,7 +50,7 @@ export function RuleBuilder({ rules, onChange, ...common }: Props) {
   return (
     <Stack gap="sm">
       <Group justify="space-between">
-        <Title order={4}>Rules</Title>
+        <Title order={2} size="h4">Rules</Title>
         <Text size="sm" c="dimmed">
           Checked in order after the individual targets; the first matching rule wins.
         </Text>
@@ -127,24 +128,30 @@ function RuleCard({ rule, index, count, onChange, onRemove, onMove, ...common }:
           </Group>
           {!disabled && (
             <Group gap={4}>
+              {/* Disabled in looks only: a button moved to the end keeps the keyboard focus. */}
               <Tooltip label="Move up">
-                <ActionIcon variant="default" aria-label="Move up" disabled={index === 0} onClick={() => onMove(index - 1)}>
+                <ActionIcon
+                  variant="default"
+                  aria-label={`Move rule ${index + 1} up`}
+                  data-disabled={index === 0 || undefined}
+                  aria-disabled={index === 0 || undefined}
+                  onClick={() => onMove(index - 1)}
+                >
                   <span aria-hidden>↑</span>
                 </ActionIcon>
               </Tooltip>
               <Tooltip label="Move down">
                 <ActionIcon
                   variant="default"
-                  aria-label="Move down"
-                  disabled={index === count - 1}
+                  aria-label={`Move rule ${index + 1} down`}
+                  data-disabled={index === count - 1 || undefined}
+                  aria-disabled={index === count - 1 || undefined}
                   onClick={() => onMove(index + 1)}
                 >
                   <span aria-hidden>↓</span>
                 </ActionIcon>
               </Tooltip>
-              <Button variant="subtle" color="red" size="xs" onClick={onRemove}>
-                Remove rule
-              </Button>
+              <ActionButton label="Remove rule" target={`${index + 1}`} danger onClick={onRemove} />
             </Group>
           )}
         </Group>
@@ -169,6 +176,7 @@ function RuleCard({ rule, index, count, onChange, onRemove, onMove, ...common }:
             key={clauseKeys.keys[j]}
             clause={clause}
             index={j}
+            ruleIndex={index}
             path={`${path}.clauses[${j}]`}
             onChange={(c) => setClause(j, c)}
             onRemove={() => removeClause(j)}
@@ -179,9 +187,7 @@ function RuleCard({ rule, index, count, onChange, onRemove, onMove, ...common }:
         ))}
         {!disabled && (
           <Group>
-            <Button variant="default" size="xs" onClick={addClause}>
-              Add clause
-            </Button>
+            <ActionButton label="Add clause" target={`to rule ${index + 1}`} variant="default" onClick={addClause} />
           </Group>
         )}
         {ruleError && (

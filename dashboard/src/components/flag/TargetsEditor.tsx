@@ -24,7 +24,7 @@ export function setTargetValues(targets: readonly Target[], variation: string, v
 export function TargetsEditor({ targets, onChange, variations, disabled }: Props) {
   return (
     <Stack gap="xs">
-      <Title order={4}>Individual targets</Title>
+      <Title order={2} size="h4">Individual targets</Title>
       <Text size="sm" c="dimmed">
         Users (by targeting key) who get a variation before any rule is checked.
       </Text>

@@ -141,7 +141,7 @@ function VariationRow({ index, variation, kind, path, keyLocked, canRemove, onCh
   if (kind === "boolean") {
     return (
       <Group role="group" aria-label={`Variation ${index + 1}`} align="flex-end" gap="sm" wrap="nowrap">
-        <Code fz="sm" mb={8} w={48}>
+        <Code fz="sm" mb={8} miw={56}>
           {variation.key}
         </Code>
         <TextInput

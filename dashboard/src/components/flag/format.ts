@@ -1,6 +1,7 @@
 // Small pure helpers shared by the flag screens: display text, relative
 // times, config comparison and operand parsing.
 import type { FlagConfig, JsonValue, OperandKind, Serve, Variation } from "../../api/model";
+import { jsonEqual } from "../json";
 
 /** A variation's text for labels: its name, else its value; the key is added when that is ambiguous. */
 export function variationDisplay(variation: Variation, all: readonly Variation[]): string {
@@ -41,23 +42,6 @@ export function relativeTime(iso: string | null | undefined, now: number = Date.
     }
   }
   return "";
-}
-
-function sortedJson(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(sortedJson);
-  if (value && typeof value === "object") {
-    return Object.fromEntries(
-      Object.keys(value as Record<string, unknown>)
-        .sort()
-        .map((k) => [k, sortedJson((value as Record<string, unknown>)[k])]),
-    );
-  }
-  return value;
-}
-
-/** Structural equality of two JSON documents (key order ignored). */
-export function jsonEqual(a: unknown, b: unknown): boolean {
-  return JSON.stringify(sortedJson(a)) === JSON.stringify(sortedJson(b));
 }
 
 function normalizeServe(serve: Serve): unknown {
