@@ -1,5 +1,12 @@
 //! Shared inputs for Halyard's benchmarks: the committed 200-flag fixture
-//! environment (also used by the edge load run) and scaled-up copies of it.
+//! environment (also used by the edge load run) and scaled-up copies of it;
+//! and the pieces the load runs (`edge-load`, `cluster-load`) share: the
+//! HTTP load generator ([`load`]), the SSE decoder ([`event_stream`]) and
+//! process figures from `/proc` ([`proc_stats`]).
+
+pub mod event_stream;
+pub mod load;
+pub mod proc_stats;
 
 use std::path::PathBuf;
 

@@ -19,7 +19,6 @@
 //! `benches/scripts/edge-load.sh` builds in release mode and runs this.
 #![allow(clippy::print_stdout)] // a command-line report
 
-mod client;
 mod servers;
 mod setup;
 mod sse;
@@ -39,7 +38,7 @@ use hyper::header::{CONTENT_ENCODING, CONTENT_TYPE, ETAG, HeaderName, HeaderValu
 use hyper::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::client::{Measured, Target};
+use halyard_benches::load::{self as client, Measured, Target};
 
 /// Edge load benchmark (see benches/README.md).
 #[derive(Debug, Parser)]

@@ -12,7 +12,7 @@ use hyper::{Method, StatusCode};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::client::Target;
+use halyard_benches::load::Target;
 
 /// The environment the fixture is seeded as.
 pub(crate) const ENVIRONMENT: &str = "production";
@@ -38,22 +38,6 @@ pub(crate) struct World {
 /// A loopback address with a port that was free a moment ago.
 pub(crate) fn free_addr() -> anyhow::Result<SocketAddr> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?)
-}
-
-/// Resident set size of process `pid`, in bytes.
-pub(crate) fn rss(pid: u32) -> anyhow::Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let line = status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .context("no VmRSS")?;
-    let kib: u64 = line
-        .trim_start_matches("VmRSS:")
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()?;
-    Ok(kib * 1024)
 }
 
 fn sha256_hex(text: &str) -> String {

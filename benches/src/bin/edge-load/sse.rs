@@ -3,8 +3,8 @@
 //!
 //! Each stream is a bare TCP connection that writes the request and reads
 //! continuously, decoding just enough (the chunked body and the `id:` and
-//! `event:` lines) to tell `put` and `patch` events apart; data lines are
-//! skipped without being kept.
+//! `event:` lines, with `halyard_benches::event_stream`) to tell `put` and
+//! `patch` events apart; data lines are skipped without being kept.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -16,7 +16,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{Semaphore, mpsc};
 
-use crate::setup::{self, World};
+use halyard_benches::event_stream::Decoder;
+use halyard_benches::proc_stats;
+
+use crate::setup::World;
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -212,7 +215,7 @@ pub(crate) async fn fan_out(config: &FanOut, world: &mut World) -> anyhow::Resul
     .into_bytes()
     .into();
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let rss_before = setup::rss(config.edge_pid)?;
+    let rss_before = proc_stats::rss(config.edge_pid)?;
     let mut rss_peak = rss_before;
 
     let (sender, mut events) = mpsc::unbounded_channel();
@@ -259,7 +262,7 @@ pub(crate) async fn fan_out(config: &FanOut, world: &mut World) -> anyhow::Resul
                 Some(event) => note(&mut report, event, |bytes| put_sizes.push(bytes)),
                 None => break,
             },
-            _ = sample.tick() => rss_peak = rss_peak.max(setup::rss(config.edge_pid)?),
+            _ = sample.tick() => rss_peak = rss_peak.max(proc_stats::rss(config.edge_pid)?),
             () = tokio::time::sleep_until(deadline) => break,
         }
     }
@@ -268,7 +271,7 @@ pub(crate) async fn fan_out(config: &FanOut, world: &mut World) -> anyhow::Resul
     report.put_bytes = put_sizes.get(put_sizes.len() / 2).copied().unwrap_or(0);
     // Let the last writes and allocations settle.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    report.rss_after = setup::rss(config.edge_pid)?;
+    report.rss_after = proc_stats::rss(config.edge_pid)?;
     report.rss_peak = rss_peak.max(report.rss_after);
 
     let flag_count = world.snapshot()["flags"].as_array().context("flags")?.len();
@@ -342,7 +345,7 @@ async fn stream(
     let mut socket = TcpStream::connect(addr).await.context("connecting")?;
     socket.set_nodelay(true)?;
     socket.write_all(request).await?;
-    let mut parser = Parser::default();
+    let mut parser = Decoder::new(0);
     let mut buffer = vec![0u8; 16 * 1024];
     let mut total = 0;
     let mut puts = 0;
@@ -352,8 +355,8 @@ async fn stream(
         let at = Instant::now();
         total += n;
         let mut result = Ok(());
-        parser.feed(&buffer[..n], &mut |id, name| {
-            let event = match (name, id) {
+        parser.feed(&buffer[..n], &mut |event| {
+            let event = match (event.name, event.id) {
                 (b"put", _) if puts == 0 => {
                     puts += 1;
                     permit = None;
@@ -361,7 +364,7 @@ async fn stream(
                     Event::Put { bytes: total }
                 }
                 (b"patch", Some(revision)) => Event::Patch { revision, at },
-                _ => Event::Other {
+                (name, _) => Event::Other {
                     name: String::from_utf8_lossy(name).into_owned(),
                 },
             };
@@ -374,193 +377,5 @@ async fn stream(
             // Past the large `put`: the rest are small frames.
             buffer = vec![0u8; 4096];
         }
-    }
-}
-
-#[derive(Debug, Clone, Copy)]
-enum Chunk {
-    Size { value: u64, extension: bool },
-    Data(u64),
-    DataEnd,
-    Done,
-}
-
-/// Longest line prefix kept (enough for `id:` and `event:` lines).
-const LINE: usize = 64;
-
-/// A streaming decoder of an HTTP/1.1 response carrying SSE.
-#[derive(Debug)]
-struct Parser {
-    head: Option<Vec<u8>>,
-    chunked: bool,
-    chunk: Chunk,
-    line: Vec<u8>,
-    id: Option<u64>,
-    event: Vec<u8>,
-}
-
-impl Default for Parser {
-    fn default() -> Self {
-        Self {
-            head: Some(Vec::new()),
-            chunked: false,
-            chunk: Chunk::Size {
-                value: 0,
-                extension: false,
-            },
-            line: Vec::with_capacity(LINE),
-            id: None,
-            event: Vec::new(),
-        }
-    }
-}
-
-type OnEvent<'a> = dyn FnMut(Option<u64>, &[u8]) + 'a;
-
-impl Parser {
-    /// Feeds bytes read from the connection; calls `on_event(id, name)` per event.
-    fn feed(&mut self, input: &[u8], on_event: &mut OnEvent<'_>) -> anyhow::Result<()> {
-        let Some(head) = &mut self.head else {
-            return self.body(input, on_event);
-        };
-        head.extend_from_slice(input);
-        let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") else {
-            anyhow::ensure!(head.len() < 64 * 1024, "response head too long");
-            return Ok(());
-        };
-        let head = self.head.take().expect("checked above");
-        let text = String::from_utf8_lossy(&head[..end]).to_ascii_lowercase();
-        let status = text.lines().next().unwrap_or_default();
-        anyhow::ensure!(
-            status.split_whitespace().nth(1) == Some("200"),
-            "the stream answered {status:?}: {}",
-            String::from_utf8_lossy(&head[end + 4..])
-        );
-        self.chunked = text
-            .lines()
-            .any(|l| l.starts_with("transfer-encoding:") && l.contains("chunked"));
-        self.body(&head[end + 4..], on_event)
-    }
-
-    fn body(&mut self, input: &[u8], on_event: &mut OnEvent<'_>) -> anyhow::Result<()> {
-        if !self.chunked {
-            self.payload(input, on_event);
-            return Ok(());
-        }
-        let mut i = 0;
-        while i < input.len() {
-            match self.chunk {
-                Chunk::Size { value, extension } => {
-                    let byte = input[i];
-                    i += 1;
-                    self.chunk = match byte {
-                        b'\n' if value == 0 => Chunk::Done,
-                        b'\n' => Chunk::Data(value),
-                        b'\r' => self.chunk,
-                        b';' => Chunk::Size {
-                            value,
-                            extension: true,
-                        },
-                        _ if extension => self.chunk,
-                        _ => {
-                            let digit = char::from(byte)
-                                .to_digit(16)
-                                .context("a malformed chunk size")?;
-                            Chunk::Size {
-                                value: value * 16 + u64::from(digit),
-                                extension,
-                            }
-                        }
-                    };
-                }
-                Chunk::Data(remaining) => {
-                    let take = remaining.min((input.len() - i) as u64) as usize;
-                    self.chunk = if take as u64 == remaining {
-                        Chunk::DataEnd
-                    } else {
-                        Chunk::Data(remaining - take as u64)
-                    };
-                    self.payload(&input[i..i + take], on_event);
-                    i += take;
-                }
-                Chunk::DataEnd => {
-                    if input[i] == b'\n' {
-                        self.chunk = Chunk::Size {
-                            value: 0,
-                            extension: false,
-                        };
-                    }
-                    i += 1;
-                }
-                Chunk::Done => anyhow::bail!("the stream's body ended"),
-            }
-        }
-        Ok(())
-    }
-
-    fn payload(&mut self, mut data: &[u8], on_event: &mut OnEvent<'_>) {
-        while !data.is_empty() {
-            match data.iter().position(|&b| b == b'\n') {
-                Some(end) => {
-                    self.keep(&data[..end]);
-                    self.end_line(on_event);
-                    data = &data[end + 1..];
-                }
-                None => {
-                    self.keep(data);
-                    return;
-                }
-            }
-        }
-    }
-
-    fn keep(&mut self, part: &[u8]) {
-        let room = LINE.saturating_sub(self.line.len());
-        self.line.extend_from_slice(&part[..part.len().min(room)]);
-    }
-
-    fn end_line(&mut self, on_event: &mut OnEvent<'_>) {
-        let line = self.line.strip_suffix(b"\r").unwrap_or(&self.line);
-        if line.is_empty() {
-            if self.id.is_some() || !self.event.is_empty() {
-                on_event(self.id, &self.event);
-            }
-            self.id = None;
-            self.event.clear();
-        } else if let Some(value) = line.strip_prefix(b"id:") {
-            self.id = std::str::from_utf8(value)
-                .ok()
-                .and_then(|v| v.trim().parse().ok());
-        } else if let Some(value) = line.strip_prefix(b"event:") {
-            self.event = value.trim_ascii().to_vec();
-        }
-        self.line.clear();
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn events_across_chunks_and_reads() {
-        let body = "id: 1\nevent: put\ndata: {\"a\": 1}\n\nid: 2\nevent: patch\ndata: {}\n\n";
-        let (first, second) = body.split_at(20);
-        let response = format!(
-            "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n{:x}\r\n{first}\r\n{:x}\r\n{second}\r\n",
-            first.len(),
-            second.len()
-        );
-        let mut parser = Parser::default();
-        let mut seen = Vec::new();
-        for piece in response.as_bytes().chunks(7) {
-            parser
-                .feed(piece, &mut |id, name| seen.push((id, name.to_vec())))
-                .unwrap();
-        }
-        assert_eq!(
-            seen,
-            vec![(Some(1), b"put".to_vec()), (Some(2), b"patch".to_vec())]
-        );
     }
 }
