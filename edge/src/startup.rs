@@ -57,7 +57,7 @@ pub async fn run_on(
         _ => anyhow::bail!("HALYARD_CONTROL_PLANE_URL and HALYARD_EDGE_TOKEN go together"),
     };
     let bus = Bus::Redis {
-        client: redis,
+        client: Box::new(redis),
         prefix: config.redis_prefix.clone(),
     };
     let shutdown = shutdown.boxed().shared();

@@ -54,8 +54,8 @@ pub enum Bus {
     /// Redis, with every name under a prefix (the control plane's
     /// `HALYARD_REDIS_PREFIX`).
     Redis {
-        /// The server.
-        client: redis::Client,
+        /// The server (boxed: a client with TLS support is large).
+        client: Box<redis::Client>,
         /// The prefix.
         prefix: String,
     },

@@ -9,3 +9,4 @@ mod flags_as_code;
 mod import_legacy;
 mod production;
 mod support;
+mod tls;
