@@ -109,6 +109,8 @@ pub(crate) async fn run(
                 .admin_api_key
                 .as_ref()
                 .map(|k| k.expose_secret().to_owned()),
+            // The all-in-one node's edge reads the in-process bus.
+            edge_token: None,
             body_limit: config.max_body_bytes,
             pool: None,
             bus: Some(Box::new(Arc::clone(&bus))),

@@ -107,12 +107,14 @@ impl Principal {
 #[derive(Clone)]
 pub struct Authenticator {
     bootstrap_sha256: Option<String>,
+    edge_sha256: Option<String>,
 }
 
 impl std::fmt::Debug for Authenticator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Authenticator")
             .field("bootstrap", &self.bootstrap_sha256.is_some())
+            .field("edge_token", &self.edge_sha256.is_some())
             .finish()
     }
 }
@@ -132,7 +134,16 @@ impl Authenticator {
     pub fn new(bootstrap_key: Option<&str>) -> Self {
         Self {
             bootstrap_sha256: bootstrap_key.filter(|k| !k.is_empty()).map(sha256_hex),
+            edge_sha256: None,
         }
+    }
+
+    /// Also accepts `edge_token` (from the configuration; only its hash is
+    /// kept) as an edge token.
+    #[must_use]
+    pub fn with_edge_token(mut self, edge_token: Option<&str>) -> Self {
+        self.edge_sha256 = edge_token.filter(|k| !k.is_empty()).map(sha256_hex);
+        self
     }
 
     /// Resolves `presented` for an endpoint of `audience`: 401 for a missing
@@ -168,6 +179,20 @@ impl Authenticator {
                     role: Role::Admin,
                 }),
                 Audience::Edge => Err(Error::Forbidden("read edge snapshots (use an edge token)")),
+            };
+        }
+        if let Some(edge) = &self.edge_sha256
+            && bool::from(edge.as_bytes().ct_eq(digest.as_bytes()))
+        {
+            return match audience {
+                Audience::Edge => Ok(Principal {
+                    id: "bootstrap-edge".into(),
+                    name: "bootstrap edge token".into(),
+                    role: Role::Viewer,
+                }),
+                Audience::Admin => Err(Error::Forbidden(
+                    "use the admin API (SDK and edge keys cannot)",
+                )),
             };
         }
         // The lookup is by digest, so its timing does not depend on how much

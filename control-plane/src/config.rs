@@ -39,6 +39,12 @@ pub struct ControlPlaneConfig {
     #[arg(long, env = "HALYARD_ADMIN_API_KEY", hide_env_values = true)]
     pub admin_api_key: Option<SecretString>,
 
+    /// An edge token accepted besides stored ones (never stored), so edges can
+    /// be configured before the database exists: give edges the same value
+    /// in their `HALYARD_EDGE_TOKEN`.
+    #[arg(long, env = "HALYARD_EDGE_TOKEN", hide_env_values = true)]
+    pub edge_token: Option<SecretString>,
+
     /// Largest accepted request body, in bytes (larger ones get 413).
     #[arg(long, env = "HALYARD_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
     pub max_body_bytes: usize,

@@ -100,6 +100,8 @@ pub async fn watch_outbox(store: Arc<dyn Store>, pool: Option<PgPool>, head: wat
 pub struct Options {
     /// A bootstrap admin key accepted besides stored tokens.
     pub admin_api_key: Option<String>,
+    /// A bootstrap edge token accepted besides stored tokens.
+    pub edge_token: Option<String>,
     /// Largest accepted request body, in bytes.
     pub body_limit: usize,
     /// PostgreSQL's pool, for `LISTEN` and pool metrics (none on SQLite).
@@ -176,7 +178,10 @@ pub async fn assemble(
     };
     let state = AppState {
         service: service.clone(),
-        auth: Arc::new(Authenticator::new(options.admin_api_key.as_deref())),
+        auth: Arc::new(
+            Authenticator::new(options.admin_api_key.as_deref())
+                .with_edge_token(options.edge_token.as_deref()),
+        ),
         body_limit: options.body_limit,
         outbox_head: head_rx,
     };
@@ -218,6 +223,10 @@ pub async fn run(
     let options = Options {
         admin_api_key: config
             .admin_api_key
+            .as_ref()
+            .map(|k| k.expose_secret().to_owned()),
+        edge_token: config
+            .edge_token
             .as_ref()
             .map(|k| k.expose_secret().to_owned()),
         body_limit: config.max_body_bytes,

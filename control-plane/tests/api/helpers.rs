@@ -24,6 +24,9 @@ use tokio::sync::watch;
 /// The bootstrap admin key every test app accepts.
 pub const ADMIN_KEY: &str = "test-bootstrap-admin-key";
 
+/// The configured (bootstrap) edge token of the test apps.
+pub const EDGE_TOKEN: &str = "test-bootstrap-edge-token";
+
 /// Largest body the test apps accept (small, so 413 is cheap to test).
 pub const BODY_LIMIT: usize = 64 * 1024;
 
@@ -97,7 +100,7 @@ pub async fn spawn_app(pool: PgPool) -> TestApp {
     let watcher = tokio::spawn(watch_outbox(Arc::clone(&store), Some(pool), head_tx));
     let state = AppState {
         service: service.clone(),
-        auth: Arc::new(Authenticator::new(Some(ADMIN_KEY))),
+        auth: Arc::new(Authenticator::new(Some(ADMIN_KEY)).with_edge_token(Some(EDGE_TOKEN))),
         body_limit: BODY_LIMIT,
         outbox_head: head_rx,
     };

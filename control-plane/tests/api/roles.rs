@@ -6,7 +6,7 @@ use reqwest::{Method, Response};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::helpers::{ADMIN_KEY, TestApp, assert_error, read, spawn_app};
+use crate::helpers::{ADMIN_KEY, EDGE_TOKEN, TestApp, assert_error, read, spawn_app};
 
 /// Things to act on: a legacy flag, a full-model flag, a segment and an SDK key.
 struct Fixture {
@@ -633,6 +633,43 @@ async fn edge_token_reads_the_internal_endpoints_and_others_cannot(pool: PgPool)
         .await
         .expect("request sent");
     assert_unauthorized(response, "revoked edge token").await;
+}
+
+/// The configured edge token (`HALYARD_EDGE_TOKEN` on the control plane)
+/// reads the internal endpoints like a stored one, and nothing else.
+#[sqlx::test(migrator = "halyard_control_plane::store::postgres::MIGRATOR")]
+async fn the_configured_edge_token_reads_snapshots_only(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let (status, environments) = app
+        .send_as(EDGE_TOKEN, Method::GET, "/api/internal/environments")
+        .await;
+    assert_eq!(status, 200, "{environments}");
+    let (status, snapshot) = app
+        .send_as(
+            EDGE_TOKEN,
+            Method::GET,
+            "/api/internal/environments/production/snapshot",
+        )
+        .await;
+    assert_eq!(status, 200, "{snapshot}");
+    assert_eq!(snapshot["environment"], "production");
+    for path in ["/api/admin/environments", "/api/admin/flags"] {
+        let refused = app.send_as(EDGE_TOKEN, Method::GET, path).await;
+        assert_error(&refused, 403, "forbidden");
+    }
+    let response = app
+        .request_as(
+            &format!("{EDGE_TOKEN}x"),
+            Method::GET,
+            "/api/internal/environments",
+        )
+        .send()
+        .await
+        .expect("request sent");
+    assert_unauthorized(response, "a different token").await;
+    // Nothing about it is stored.
+    let (_, keys) = app.get("/api/admin/keys").await;
+    assert!(!keys.to_string().contains("bootstrap edge"), "{keys}");
 }
 
 /// The role is checked before the body: a viewer learns nothing about what
