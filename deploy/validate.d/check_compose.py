@@ -48,7 +48,7 @@ check(published == {"control-plane", "nginx"}, f"published ports on {sorted(publ
 
 cp = services.get("control-plane", {})
 cp_env = cp.get("environment", {})
-for var in ("HALYARD_DATABASE_URL", "HALYARD_REDIS_URL", "HALYARD_ADMIN_API_KEY"):
+for var in ("HALYARD_DATABASE_URL", "HALYARD_REDIS_URL", "HALYARD_ADMIN_API_KEY", "HALYARD_EDGE_TOKEN"):
     check(cp_env.get(var), f"control-plane: {var} unset")
 check(cp.get("depends_on", {}).get("postgres", {}).get("condition") == "service_healthy",
       "control-plane does not wait for a healthy postgres")
@@ -61,6 +61,9 @@ for n in (1, 2, 3):
     env = edge.get("environment", {})
     check(env.get("HALYARD_CONTROL_PLANE_URL") == "http://control-plane:8080", f"edge-{n}: control plane URL")
     check(bool(env.get("HALYARD_EDGE_TOKEN")), f"edge-{n}: HALYARD_EDGE_TOKEN unset (goes with the URL)")
+    # One shared value: the control plane accepts the token the edges present.
+    check(env.get("HALYARD_EDGE_TOKEN") == cp_env.get("HALYARD_EDGE_TOKEN"),
+          f"edge-{n}: HALYARD_EDGE_TOKEN is not the control plane's")
     check(bool(env.get("HALYARD_REDIS_URL")), f"edge-{n}: HALYARD_REDIS_URL unset")
     snapshot_dir = env.get("HALYARD_EDGE_SNAPSHOT_DIR")
     mounts = [str(v) for v in edge.get("volumes", [])]

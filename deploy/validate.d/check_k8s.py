@@ -70,6 +70,7 @@ secrets = {doc["metadata"]["name"]: {**doc.get("stringData", {}), **doc.get("dat
 service_accounts = {doc["metadata"]["name"] for doc in by_kind("ServiceAccount")}
 
 pod_labels = {}  # deployment name -> pod template labels
+edge_token_refs = {}  # "edge" / "control-plane" -> [(container, (Secret, key) of HALYARD_EDGE_TOKEN)]
 for deployment in by_kind("Deployment"):
     name = deployment["metadata"]["name"]
     where = f"Deployment/{name}"
@@ -108,6 +109,7 @@ for deployment in by_kind("Deployment"):
         check("limits" in container.get("resources", {}) and "requests" in container.get("resources", {}),
               f"{cwhere}: resources need requests and limits")
         env_names = set()
+        secret_refs = {}  # variable -> (Secret, key)
         for source in container.get("envFrom", []):
             ref = source.get("configMapRef", {}).get("name")
             check(ref in configmaps, f"{cwhere}: envFrom unknown ConfigMap {ref}")
@@ -117,6 +119,9 @@ for deployment in by_kind("Deployment"):
             ref = env.get("valueFrom", {}).get("secretKeyRef")
             if ref:
                 check(ref["key"] in secrets.get(ref["name"], {}), f"{cwhere}: Secret {ref['name']} has no key {ref['key']}")
+                secret_refs[env["name"]] = (ref["name"], ref["key"])
+        if container.get("args") in (["edge"], ["control-plane"]):
+            edge_token_refs.setdefault(container["args"][0], []).append((cwhere, secret_refs.get("HALYARD_EDGE_TOKEN")))
         for mount in container.get("volumeMounts", []):
             check(mount["name"] in volumes, f"{cwhere}: mounts unknown volume {mount['name']}")
         if container.get("args") == ["edge"]:
@@ -133,6 +138,17 @@ for deployment in by_kind("Deployment"):
                   f"{cwhere}: terminationGracePeriodSeconds {grace} <= preStop {sleep} s + drain {EDGE_DRAIN_SECONDS} s")
             check(bool(pod.get("topologySpreadConstraints") or pod.get("affinity", {}).get("podAntiAffinity")),
                   f"{where}: edges are not spread")
+
+# The edge token is one shared value: the control plane accepts what the
+# edges present, so both read HALYARD_EDGE_TOKEN from the same Secret key.
+check(set(edge_token_refs) == {"edge", "control-plane"},
+      f"expected control-plane and edge containers, found {sorted(edge_token_refs)}")
+token_sources = {ref for refs in edge_token_refs.values() for _, ref in refs}
+for role, refs in edge_token_refs.items():
+    for cwhere, ref in refs:
+        check(ref is not None, f"{cwhere}: HALYARD_EDGE_TOKEN not read from a Secret")
+check(len(token_sources) == 1,
+      f"the control plane and the edges read HALYARD_EDGE_TOKEN from different places: {sorted(map(str, token_sources))}")
 
 
 def selects(selector):
