@@ -56,6 +56,11 @@ pub struct EdgeConfig {
     /// request body), in MiB; 0 disables the cache.
     #[arg(long, env = "HALYARD_EDGE_RESPONSE_CACHE_MIB", default_value_t = 64)]
     pub response_cache_mib: u64,
+
+    /// At shutdown (SIGTERM), how long to wait for in-flight responses after
+    /// closing the streams, in seconds.
+    #[arg(long, env = "HALYARD_SHUTDOWN_GRACE_SECONDS", default_value_t = 30)]
+    pub shutdown_grace_seconds: u64,
 }
 
 /// What an edge runs with whatever its bus (the all-in-one node sets these

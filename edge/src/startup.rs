@@ -84,7 +84,7 @@ pub async fn run_on(
             tracing::info!("shutting down: closing streams, draining requests");
             edge.close_streams();
         },
-        crate::serve::DRAIN_LIMIT,
+        std::time::Duration::from_secs(config.shutdown_grace_seconds),
     )
     .await;
     metrics.abort();

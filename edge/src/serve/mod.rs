@@ -57,10 +57,6 @@ impl<S> App for S where
 /// head goes to hyper, which reads the rest.
 const FIRST_READ: usize = 2048;
 
-/// How long an edge's shutdown waits for in-flight responses by default (a
-/// client that stopped reading would otherwise hold it forever).
-pub const DRAIN_LIMIT: Duration = Duration::from_secs(30);
-
 /// How long a new connection may take to send its first bytes.
 pub const FIRST_READ_TIMEOUT: Duration = Duration::from_secs(10);
 

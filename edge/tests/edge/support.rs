@@ -197,6 +197,7 @@ impl Stack {
             snapshot_dir: options.snapshot_dir,
             rate_limit: options.rate_limit.and_then(std::num::NonZeroU32::new),
             response_cache_mib: 64,
+            shutdown_grace_seconds: 30,
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let metrics = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
