@@ -103,18 +103,28 @@ impl Principal {
     }
 }
 
+/// A key given in the configuration (`HALYARD_ADMIN_API_KEY`,
+/// `HALYARD_EDGE_TOKEN`): never stored, only its hash is kept.
+#[derive(Clone)]
+struct ConfiguredKey {
+    sha256: String,
+    id: &'static str,
+    name: &'static str,
+    kind: ApiKeyKind,
+    role: Option<Role>,
+}
+
 /// Resolves presented keys to principals.
 #[derive(Clone)]
 pub struct Authenticator {
-    bootstrap_sha256: Option<String>,
-    edge_sha256: Option<String>,
+    configured: Vec<ConfiguredKey>,
 }
 
 impl std::fmt::Debug for Authenticator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let configured: Vec<&str> = self.configured.iter().map(|key| key.id).collect();
         f.debug_struct("Authenticator")
-            .field("bootstrap", &self.bootstrap_sha256.is_some())
-            .field("edge_token", &self.edge_sha256.is_some())
+            .field("configured", &configured)
             .finish()
     }
 }
@@ -133,16 +143,47 @@ impl Authenticator {
     /// hash is kept).
     pub fn new(bootstrap_key: Option<&str>) -> Self {
         Self {
-            bootstrap_sha256: bootstrap_key.filter(|k| !k.is_empty()).map(sha256_hex),
-            edge_sha256: None,
+            configured: Vec::new(),
         }
+        .with_configured(
+            bootstrap_key,
+            "bootstrap",
+            "bootstrap",
+            ApiKeyKind::Admin,
+            Some(Role::Admin),
+        )
     }
 
     /// Also accepts `edge_token` (from the configuration; only its hash is
     /// kept) as an edge token.
     #[must_use]
-    pub fn with_edge_token(mut self, edge_token: Option<&str>) -> Self {
-        self.edge_sha256 = edge_token.filter(|k| !k.is_empty()).map(sha256_hex);
+    pub fn with_edge_token(self, edge_token: Option<&str>) -> Self {
+        self.with_configured(
+            edge_token,
+            "bootstrap-edge",
+            "bootstrap edge token",
+            ApiKeyKind::Edge,
+            None,
+        )
+    }
+
+    fn with_configured(
+        mut self,
+        key: Option<&str>,
+        id: &'static str,
+        name: &'static str,
+        kind: ApiKeyKind,
+        role: Option<Role>,
+    ) -> Self {
+        if let Some(key) = key.filter(|k| !k.is_empty()) {
+            self.configured.push(ConfiguredKey {
+                sha256: sha256_hex(key),
+                id,
+                name,
+                kind,
+                role,
+            });
+        }
         self
     }
 
@@ -169,31 +210,12 @@ impl Authenticator {
         digest: &str,
         audience: Audience,
     ) -> Result<Principal, Error> {
-        if let Some(bootstrap) = &self.bootstrap_sha256
-            && bool::from(bootstrap.as_bytes().ct_eq(digest.as_bytes()))
+        if let Some(key) = self
+            .configured
+            .iter()
+            .find(|key| bool::from(key.sha256.as_bytes().ct_eq(digest.as_bytes())))
         {
-            return match audience {
-                Audience::Admin => Ok(Principal {
-                    id: "bootstrap".into(),
-                    name: "bootstrap".into(),
-                    role: Role::Admin,
-                }),
-                Audience::Edge => Err(Error::Forbidden("read edge snapshots (use an edge token)")),
-            };
-        }
-        if let Some(edge) = &self.edge_sha256
-            && bool::from(edge.as_bytes().ct_eq(digest.as_bytes()))
-        {
-            return match audience {
-                Audience::Edge => Ok(Principal {
-                    id: "bootstrap-edge".into(),
-                    name: "bootstrap edge token".into(),
-                    role: Role::Viewer,
-                }),
-                Audience::Admin => Err(Error::Forbidden(
-                    "use the admin API (SDK and edge keys cannot)",
-                )),
-            };
+            return principal_for(key.kind, key.role, key.id, key.name, audience);
         }
         // The lookup is by digest, so its timing does not depend on how much
         // of a guess matches a real key.
@@ -204,20 +226,28 @@ impl Authenticator {
         if !key.is_active(OffsetDateTime::now_utc()) {
             return Err(Error::Unauthorized);
         }
-        principal_for(&key, audience)
+        principal_for(key.kind, key.role, &key.id.to_string(), &key.name, audience)
     }
 }
 
-fn principal_for(key: &ApiKeyRecord, audience: Audience) -> Result<Principal, Error> {
-    match (audience, key.kind, key.role) {
+/// Who a key of `kind` (and `role`) is for an endpoint of `audience`: 403
+/// for a key of another kind.
+fn principal_for(
+    kind: ApiKeyKind,
+    role: Option<Role>,
+    id: &str,
+    name: &str,
+    audience: Audience,
+) -> Result<Principal, Error> {
+    match (audience, kind, role) {
         (Audience::Admin, ApiKeyKind::Admin, Some(role)) => Ok(Principal {
-            id: key.id.to_string(),
-            name: key.name.clone(),
+            id: id.to_owned(),
+            name: name.to_owned(),
             role,
         }),
         (Audience::Edge, ApiKeyKind::Edge, _) => Ok(Principal {
-            id: key.id.to_string(),
-            name: key.name.clone(),
+            id: id.to_owned(),
+            name: name.to_owned(),
             role: Role::Viewer,
         }),
         (Audience::Admin, _, _) => Err(Error::Forbidden(

@@ -3,7 +3,8 @@
 //! Redis (a key prefix of its own).
 
 use crate::support::{
-    Database, Events, Halyard, create_legacy_flag, evaluate, json_of, url, wait_ready,
+    Database, Events, create_legacy_flag, create_server_key, evaluate, start_control_plane,
+    start_edge,
 };
 use serde_json::json;
 
@@ -39,49 +40,12 @@ async fn a_control_plane_and_two_edges_serve_the_same_flags() {
     let mut env = shared.to_vec();
     env.push(("HALYARD_DATABASE_URL", &database_url));
     env.push(("HALYARD_ADMIN_API_KEY", "admin-secret-key"));
-    let mut control_plane = Halyard::start(
-        &[
-            "control-plane",
-            "--listen",
-            "127.0.0.1:0",
-            "--metrics-listen",
-            "127.0.0.1:0",
-        ],
-        &env,
-    );
-    let admin = url(
-        &control_plane.wait_for_log("control plane listening"),
-        "api",
-    );
-    wait_ready(&http, &format!("{admin}/readyz")).await;
-    let key = json_of(
-        http.post(format!("{admin}/api/admin/keys"))
-            .header("X-Admin-API-Key", "admin-secret-key")
-            .json(
-                &json!({"name": "checkout service", "kind": "server", "environment": "production"}),
-            ),
-    )
-    .await;
-    let server_key = key["plaintext"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{key}"))
-        .to_owned();
+    let (control_plane, admin) = start_control_plane(&http, &env).await;
+    let server_key = create_server_key(&http, &admin, "admin-secret-key", "checkout service").await;
 
     let mut edges = Vec::new();
     for _ in 0..2 {
-        let mut edge = Halyard::start(
-            &[
-                "edge",
-                "--listen",
-                "127.0.0.1:0",
-                "--metrics-listen",
-                "127.0.0.1:0",
-            ],
-            &shared,
-        );
-        let base = url(&edge.wait_for_log("edge listening"), "address");
-        wait_ready(&http, &format!("{base}/readyz")).await;
-        edges.push((edge, base));
+        edges.push(start_edge(&http, &shared).await);
     }
     let mut streams = Vec::new();
     for (_, base) in &edges {

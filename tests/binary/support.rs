@@ -301,3 +301,63 @@ pub async fn evaluate(
     .await;
     evaluated["results"][key]["value"].clone()
 }
+
+/// `halyard control-plane` on free ports with `env`, once ready: the process
+/// and the admin API's base URL.
+pub async fn start_control_plane(
+    http: &reqwest::Client,
+    env: &[(&str, &str)],
+) -> (Halyard, String) {
+    let mut process = Halyard::start(
+        &[
+            "control-plane",
+            "--listen",
+            "127.0.0.1:0",
+            "--metrics-listen",
+            "127.0.0.1:0",
+        ],
+        env,
+    );
+    let base = url(&process.wait_for_log("control plane listening"), "api");
+    wait_ready(http, &format!("{base}/readyz")).await;
+    (process, base)
+}
+
+/// `halyard edge` on free ports with `env`, once ready: the process and its
+/// base URL.
+pub async fn start_edge(http: &reqwest::Client, env: &[(&str, &str)]) -> (Halyard, String) {
+    let mut process = Halyard::start(
+        &[
+            "edge",
+            "--listen",
+            "127.0.0.1:0",
+            "--metrics-listen",
+            "127.0.0.1:0",
+        ],
+        env,
+    );
+    let base = url(&process.wait_for_log("edge listening"), "address");
+    wait_ready(http, &format!("{base}/readyz")).await;
+    (process, base)
+}
+
+/// Creates a `production` server key through the admin API; its plaintext.
+pub async fn create_server_key(
+    http: &reqwest::Client,
+    admin: &str,
+    admin_key: &str,
+    name: &str,
+) -> String {
+    let key = json_of(
+        http.post(format!("{admin}/api/admin/keys"))
+            .header("X-Admin-API-Key", admin_key)
+            .json(
+                &serde_json::json!({"name": name, "kind": "server", "environment": "production"}),
+            ),
+    )
+    .await;
+    key["plaintext"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a server key: {key}"))
+        .to_owned()
+}

@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use sqlx::Connection;
 
-use crate::support::{Database, Halyard, create_legacy_flag, evaluate, json_of, url, wait_ready};
+use crate::support::{
+    Database, create_legacy_flag, create_server_key, evaluate, start_control_plane, start_edge,
+};
 
 /// A redis-server listening only on a TLS port, with a certificate from a
 /// private CA (clients trust the CA through `SSL_CERT_FILE`); killed on
@@ -154,26 +156,16 @@ async fn the_control_plane_and_edges_reach_postgresql_and_redis_over_tls() {
     let http = reqwest::Client::new();
     let database_url = format!("{}?sslmode=require", database.url());
 
-    let mut control_plane = Halyard::start(
-        &[
-            "control-plane",
-            "--listen",
-            "127.0.0.1:0",
-            "--metrics-listen",
-            "127.0.0.1:0",
-        ],
+    let (control_plane, admin) = start_control_plane(
+        &http,
         &[
             ("HALYARD_DATABASE_URL", &database_url),
             ("HALYARD_REDIS_URL", &redis_url),
             ("SSL_CERT_FILE", &ca_file),
             ("HALYARD_ADMIN_API_KEY", "admin-secret-key"),
         ],
-    );
-    let admin = url(
-        &control_plane.wait_for_log("control plane listening"),
-        "api",
-    );
-    wait_ready(&http, &format!("{admin}/readyz")).await;
+    )
+    .await;
 
     // Every connection of this database is encrypted.
     let mut probe = sqlx::PgConnection::connect(&database.url()).await.unwrap();
@@ -191,28 +183,15 @@ async fn the_control_plane_and_edges_reach_postgresql_and_redis_over_tls() {
         "sslmode=require encrypts every connection (does this PostgreSQL have ssl = on?)"
     );
 
-    let key = json_of(
-        http.post(format!("{admin}/api/admin/keys"))
-            .header("X-Admin-API-Key", "admin-secret-key")
-            .json(&json!({"name": "tls service", "kind": "server", "environment": "production"})),
-    )
-    .await;
-    let server_key = key["plaintext"].as_str().unwrap().to_owned();
-    let mut edge = Halyard::start(
-        &[
-            "edge",
-            "--listen",
-            "127.0.0.1:0",
-            "--metrics-listen",
-            "127.0.0.1:0",
-        ],
+    let server_key = create_server_key(&http, &admin, "admin-secret-key", "tls service").await;
+    let (edge, base) = start_edge(
+        &http,
         &[
             ("HALYARD_REDIS_URL", &redis_url),
             ("SSL_CERT_FILE", &ca_file),
         ],
-    );
-    let base = url(&edge.wait_for_log("edge listening"), "address");
-    wait_ready(&http, &format!("{base}/readyz")).await;
+    )
+    .await;
 
     create_legacy_flag(
         &http,
