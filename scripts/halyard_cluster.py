@@ -117,10 +117,6 @@ class Service:
     def pid(self) -> int | None:
         return self.process.pid if self.process and self.process.poll() is None else None
 
-    def send(self, sig: int) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(sig)
-
     def stop(self, sig: int = signal.SIGTERM, grace: float = 15.0) -> None:
         if not self.process or self.process.poll() is not None:
             return

@@ -1,17 +1,19 @@
+import { Suspense, lazy } from "react";
 import { AppShell, Badge, Burger, Button, Center, Group, NavLink, Text, Tooltip } from "@mantine/core";
 import { useDisclosure } from "@mantine/hooks";
 import { Navigate, NavLink as RouterLink, Route, Routes, useLocation } from "react-router";
 import { LiveProvider, useLive } from "./api/events";
 import { useSession, useSignedIn } from "./api/session";
-import { Spinner } from "./components/QueryState";
+import { LoadingState, Spinner } from "./components/QueryState";
 import { SignInPage } from "./pages/SignIn";
 import { FlagListPage } from "./pages/FlagList";
-import { FlagEditorPage } from "./pages/FlagEditor";
-import { SegmentsPage } from "./pages/Segments";
-import { EnvironmentsPage } from "./pages/Environments";
-import { KeysPage } from "./pages/Keys";
-import { AuditPage } from "./pages/Audit";
-import { PlaygroundPage } from "./pages/Playground";
+// The flag list is the landing screen; the others load when first opened.
+const FlagEditorPage = lazy(() => import("./pages/FlagEditor").then((m) => ({ default: m.FlagEditorPage })));
+const SegmentsPage = lazy(() => import("./pages/Segments").then((m) => ({ default: m.SegmentsPage })));
+const EnvironmentsPage = lazy(() => import("./pages/Environments").then((m) => ({ default: m.EnvironmentsPage })));
+const KeysPage = lazy(() => import("./pages/Keys").then((m) => ({ default: m.KeysPage })));
+const AuditPage = lazy(() => import("./pages/Audit").then((m) => ({ default: m.AuditPage })));
+const PlaygroundPage = lazy(() => import("./pages/Playground").then((m) => ({ default: m.PlaygroundPage })));
 import "./App.css";
 
 const NAV = [
@@ -111,17 +113,19 @@ function Shell() {
         ))}
       </AppShell.Navbar>
       <AppShell.Main id="main" tabIndex={-1}>
-        <Routes>
-          <Route path="/" element={<Navigate to="/flags" replace />} />
-          <Route path="/flags" element={<FlagListPage />} />
-          <Route path="/flags/:key" element={<FlagEditorPage />} />
-          <Route path="/segments" element={<SegmentsPage />} />
-          <Route path="/environments" element={<EnvironmentsPage />} />
-          <Route path="/keys" element={<KeysPage />} />
-          <Route path="/audit" element={<AuditPage />} />
-          <Route path="/playground" element={<PlaygroundPage />} />
-          <Route path="*" element={<Text>Page not found.</Text>} />
-        </Routes>
+        <Suspense fallback={<LoadingState />}>
+          <Routes>
+            <Route path="/" element={<Navigate to="/flags" replace />} />
+            <Route path="/flags" element={<FlagListPage />} />
+            <Route path="/flags/:key" element={<FlagEditorPage />} />
+            <Route path="/segments" element={<SegmentsPage />} />
+            <Route path="/environments" element={<EnvironmentsPage />} />
+            <Route path="/keys" element={<KeysPage />} />
+            <Route path="/audit" element={<AuditPage />} />
+            <Route path="/playground" element={<PlaygroundPage />} />
+            <Route path="*" element={<Text>Page not found.</Text>} />
+          </Routes>
+        </Suspense>
       </AppShell.Main>
     </AppShell>
   );
